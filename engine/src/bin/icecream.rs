@@ -1,0 +1,398 @@
+//! `icecream`: the headless broadcaster, on the same engine as the desktop app.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use icecream_engine::icecast::{self, StreamHeaders, Target};
+use icecream_engine::input::{self, InputError};
+use icecream_engine::{Ffmpeg, MountFormat, Secret, Session, SessionOptions, Settings};
+
+/// Icecream: go live on an Icecast server from the command line.
+///
+/// Settings come from a JSON settings file (--settings) and are overridden by flags. The password is
+/// never a flag: it comes from the ICECREAM_PASSWORD environment variable, from --password-file, or
+/// from a prompt when run in a terminal.
+#[derive(Parser, Debug)]
+#[command(name = "icecream", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print more about what happens (-v: progress, -vv: details).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Go live: send a recording, standard input, or a folder of recorder chunks to the mount.
+    Stream(StreamArgs),
+    /// Check the server, the username and password, and that the mount is free, without going live.
+    TestConnection(ServerArgs),
+    /// Set the title listeners see ("now playing") on a live MP3 or Ogg mount.
+    Metadata {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The title, e.g. "Artist - Title".
+        title: String,
+    },
+    /// Print the settings that the file and flags add up to, and any problems with them.
+    Settings {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Also write them to this settings file (the password is never written).
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct StreamArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// What to send: a WebM or MP4 file, "-" for standard input, or a folder of recorder chunks
+    /// (chunk-NNNNN.bin files and chunks.tsv with their arrival times).
+    #[arg(short, long, value_name = "PATH")]
+    input: PathBuf,
+    /// Send as fast as possible instead of at the media's own pace (for tests and benchmarks).
+    #[arg(long)]
+    fast: bool,
+    /// The ffmpeg to use, instead of the bundled one or the one on PATH.
+    #[arg(long, value_name = "FILE")]
+    ffmpeg: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServerArgs {
+    /// Settings file (JSON) to start from; flags override what it says.
+    #[arg(short, long, env = "ICECREAM_SETTINGS", value_name = "FILE")]
+    settings: Option<PathBuf>,
+    /// Icecast server host name or IP address.
+    #[arg(long)]
+    host: Option<String>,
+    /// Icecast server port (Icecast's usual port is 8000).
+    #[arg(long)]
+    port: Option<u32>,
+    /// Connect with TLS (https).
+    #[arg(long, overrides_with = "no_tls")]
+    tls: bool,
+    /// Connect without TLS.
+    #[arg(long)]
+    no_tls: bool,
+    /// Mount point, e.g. /live. With --per-user-mount it is a prefix and the username is appended.
+    #[arg(long)]
+    mount: Option<String>,
+    /// Append the username to the mount (prefix /s- and user alice give /s-alice).
+    #[arg(long)]
+    per_user_mount: bool,
+    /// Source username (usually "source").
+    #[arg(long)]
+    user: Option<String>,
+    /// Read the password from the first line of this file (else ICECREAM_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
+    #[arg(long)]
+    format: Option<MountFormat>,
+    /// Stream name shown by the server and players.
+    #[arg(long)]
+    name: Option<String>,
+    /// Stream description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Stream genre.
+    #[arg(long)]
+    genre: Option<String>,
+    /// Web page of the stream.
+    #[arg(long)]
+    url: Option<String>,
+    /// List the stream in public directories (if the server does that).
+    #[arg(long)]
+    public: bool,
+    /// Audio bitrate in kbps, when the audio is encoded.
+    #[arg(long, value_name = "KBPS")]
+    audio_bitrate: Option<u32>,
+    /// Video bitrate in kbps, when the video is encoded.
+    #[arg(long, value_name = "KBPS")]
+    video_bitrate: Option<u32>,
+    /// Video width in pixels.
+    #[arg(long)]
+    width: Option<u32>,
+    /// Video height in pixels.
+    #[arg(long)]
+    height: Option<u32>,
+    /// Video frame rate.
+    #[arg(long)]
+    fps: Option<u32>,
+}
+
+impl ServerArgs {
+    fn settings(&self, need_password: bool) -> Result<Settings, String> {
+        let mut s = match &self.settings {
+            Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+            None => Settings::default(),
+        };
+        let srv = &mut s.server;
+        set(&mut srv.host, &self.host);
+        set(&mut srv.port, &self.port);
+        set(&mut srv.mount, &self.mount);
+        set(&mut srv.username, &self.user);
+        if self.tls {
+            srv.tls = true;
+        }
+        if self.no_tls {
+            srv.tls = false;
+        }
+        if self.per_user_mount {
+            srv.mount_per_user = true;
+        }
+        let info = &mut s.stream;
+        set(&mut info.name, &self.name);
+        set(&mut info.description, &self.description);
+        set(&mut info.genre, &self.genre);
+        set(&mut info.url, &self.url);
+        if self.public {
+            info.public = true;
+        }
+        let enc = &mut s.encoding;
+        set(&mut enc.format, &self.format);
+        set(&mut enc.audio_bitrate_kbps, &self.audio_bitrate);
+        set(&mut enc.video_bitrate_kbps, &self.video_bitrate);
+        set(&mut enc.width, &self.width);
+        set(&mut enc.height, &self.height);
+        set(&mut enc.fps, &self.fps);
+        if need_password {
+            s.server.password = self.password()?;
+        }
+        Ok(s)
+    }
+
+    fn password(&self) -> Result<Secret, String> {
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "The password file {} could not be read: {}.",
+                    path.display(),
+                    icecream_engine::plain_io_reason(&e)
+                )
+            })?;
+            return Ok(Secret::new(text.lines().next().unwrap_or("")));
+        }
+        if let Ok(p) = std::env::var("ICECREAM_PASSWORD") {
+            return Ok(Secret::new(p));
+        }
+        if std::io::stdin().is_terminal() {
+            let p = rpassword::prompt_password("Icecast source password: ")
+                .map_err(|e| format!("The password could not be read: {e}."))?;
+            return Ok(Secret::new(p));
+        }
+        Err("No password given. Set ICECREAM_PASSWORD, use --password-file FILE, or run in a terminal to be asked.".into())
+    }
+}
+
+fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *field = v.clone();
+    }
+}
+
+fn checked(server: &ServerArgs) -> Result<Settings, String> {
+    let s = server.settings(true)?;
+    s.validate().map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp_millis()
+        .init();
+    let result = match cli.command {
+        Command::Stream(args) => stream(args).await,
+        Command::TestConnection(server) => test_connection(server).await,
+        Command::Metadata { server, title } => metadata(server, title).await,
+        Command::Settings { server, save } => show_settings(server, save),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("icecream: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn test_connection(server: ServerArgs) -> Result<(), String> {
+    let s = checked(&server)?;
+    let target = Target::from_settings(&s);
+    println!("Testing {} …", target.listen_url());
+    let checks = icecast::test_connection(&target, &StreamHeaders::from_settings(&s)).await;
+    for c in &checks {
+        let mark = match c.ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "–",
+        };
+        println!("{mark} {}", c.message);
+    }
+    if checks.iter().all(|c| c.ok == Some(true)) {
+        Ok(())
+    } else {
+        Err("the connection test did not pass.".into())
+    }
+}
+
+async fn metadata(server: ServerArgs, title: String) -> Result<(), String> {
+    let s = checked(&server)?;
+    if title.chars().any(char::is_control) {
+        return Err("The title may not contain line breaks or control characters.".into());
+    }
+    icecast::update_metadata(&Target::from_settings(&s), s.encoding.format, &title)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("Now playing: {title}");
+    Ok(())
+}
+
+fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String> {
+    let s = server.settings(false)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&s).expect("settings serialize")
+    );
+    if let Some(path) = save {
+        s.save(&path).map_err(|e| e.to_string())?;
+        eprintln!("Saved to {}.", path.display());
+    }
+    // The password is checked when it is needed, not here.
+    let mut probe = s.clone();
+    probe.server.password = Secret::new("-");
+    probe.validate().map_err(|e| e.to_string())
+}
+
+async fn stream(args: StreamArgs) -> Result<(), String> {
+    let s = checked(&args.server)?;
+    let ffmpeg = match &args.ffmpeg {
+        Some(p) => Ffmpeg { path: p.clone() },
+        None => Ffmpeg::locate().map_err(|e| e.to_string())?,
+    };
+    let version = ffmpeg.version().await.map_err(|e| e.to_string())?;
+    log::info!("using ffmpeg {version} at {}", ffmpeg.path.display());
+
+    let source = Source::open(&args.input)?;
+    let mut opts = SessionOptions::new(ffmpeg);
+    opts.realtime_input = matches!(source, Source::File(_)) && !args.fast;
+    let session = Session::start(s, opts).map_err(|e| e.to_string())?;
+    eprintln!("Going live at {} …", session.listen_url);
+    let printer = tokio::spawn(print_status(session.status()));
+
+    let mut status = session.status();
+    let failed = async move {
+        let _ = status.wait_for(|s| s.state.is_final()).await;
+    };
+    let fed = async {
+        match &source {
+            Source::Chunks(entries) => {
+                input::replay_chunks(&session, entries, !args.fast, |_| {}).await
+            }
+            Source::File(path) => {
+                let f = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| InputError::Read {
+                        path: path.clone(),
+                        reason: icecream_engine::plain_io_reason(&e),
+                    })?;
+                input::pump_reader(&session, f, path).await
+            }
+            Source::Stdin => {
+                input::pump_reader(&session, tokio::io::stdin(), "standard input".as_ref()).await
+            }
+        }
+    };
+    let input_error = tokio::select! {
+        r = fed => r.err(),
+        _ = shutdown_signal() => { eprintln!("\nStopping: sending what is left …"); None }
+        _ = failed => None,
+    };
+    let result = session.stop().await;
+    let _ = printer.await;
+    match (result, input_error) {
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(_), Some(InputError::Session(_))) | (Ok(_), None) => Ok(()),
+        (Ok(_), Some(e)) => Err(e.to_string()),
+    }
+    .map(|_| eprintln!("Stopped. Everything recorded was sent."))
+}
+
+enum Source {
+    Chunks(Vec<input::ChunkEntry>),
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    fn open(path: &PathBuf) -> Result<Source, String> {
+        if path.as_os_str() == "-" {
+            Ok(Source::Stdin)
+        } else if path.is_dir() {
+            input::chunk_folder(path)
+                .map(Source::Chunks)
+                .map_err(|e| e.to_string())
+        } else if path.is_file() {
+            Ok(Source::File(path.clone()))
+        } else {
+            Err(format!("The input {} does not exist.", path.display()))
+        }
+    }
+}
+
+/// Ctrl-C anywhere; SIGTERM too on Unix, so a service manager stops a broadcast as cleanly.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// On a terminal: one line, rewritten every second. Elsewhere (logs, CI): one line per state change.
+async fn print_status(mut rx: tokio::sync::watch::Receiver<icecream_engine::Status>) {
+    let tty = std::io::stderr().is_terminal();
+    let mut last_state = None;
+    loop {
+        let status = rx.borrow_and_update().clone();
+        let changed = last_state.as_ref() != Some(&status.state);
+        if tty {
+            eprint!("\r\x1b[2K{}", status.line());
+        } else if changed {
+            eprintln!("{}", status.line());
+        }
+        last_state = Some(status.state.clone());
+        if status.state.is_final() {
+            if tty {
+                eprintln!();
+            }
+            return;
+        }
+        if tokio::time::timeout(Duration::from_secs(5), rx.changed())
+            .await
+            .is_ok_and(|r| r.is_err())
+        {
+            return;
+        }
+    }
+}

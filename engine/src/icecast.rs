@@ -1,0 +1,589 @@
+//! The Icecast source protocol (2.4+): an HTTP PUT with Basic auth and `ice-*` headers whose body is
+//! the live stream, plus the admin metadata call and the public status document.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::io::AsyncWriteExt;
+
+use crate::format::MountFormat;
+use crate::net::{self, Conn, Endpoint};
+use crate::secret::Secret;
+use crate::settings::Settings;
+
+/// Everything that can go wrong talking to the server, each in words a broadcaster can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IcecastError {
+    #[error("The server name \"{host}\" could not be found. Check the spelling of the host in Settings.")]
+    HostNotFound { host: String },
+    #[error(
+        "Nothing is accepting connections at {server}. Check the host and port, and that Icecast is running."
+    )]
+    Refused { server: String },
+    #[error(
+        "The server at {server} did not answer in time. Check the host and port, and your network."
+    )]
+    TimedOut { server: String },
+    #[error("The connection to {server} failed: {reason}.")]
+    Network { server: String, reason: String },
+    #[error(
+        "A secure (TLS) connection to {host} could not be made: {reason}. Check that the server uses \
+         TLS on this port, or turn TLS off."
+    )]
+    Tls { host: String, reason: String },
+    #[error(
+        "The server refused the username or password. Check the source username (usually \"source\") \
+         and the password in Settings."
+    )]
+    WrongPassword,
+    #[error("Someone is already streaming to the mount {mount}. Stop that stream or choose another mount.")]
+    MountInUse { mount: String },
+    #[error(
+        "The server does not accept {content_type} streams on this mount. Choose another format, or \
+         ask the server's owner to allow it."
+    )]
+    ContentTypeRefused { content_type: String },
+    #[error("The server already has as many streams as it allows. Try again later, or ask its owner to raise the limit.")]
+    TooManySources,
+    #[error("The server refused the stream: {reason}.")]
+    Refusal { reason: String },
+    #[error(
+        "The server at {server} is not an Icecast server that accepts streams (it answered: {answer}). \
+         Check the host and port; Icecast 2.4 or newer is needed."
+    )]
+    NotIcecast { server: String, answer: String },
+    #[error("The connection to the server was lost: {reason}.")]
+    ConnectionLost { reason: String },
+    #[error(
+        "Nothing is streaming to {mount} right now, so its title cannot be changed. Go live first."
+    )]
+    NotLive { mount: String },
+    #[error(
+        "Now playing can't be shown on {format} mounts: the format has no place for titles. Use an MP3 \
+         or Ogg mount to show titles."
+    )]
+    NowPlayingUnsupported { format: &'static str },
+}
+
+impl IcecastError {
+    /// Retrying cannot fix these without the person changing something.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            IcecastError::WrongPassword
+                | IcecastError::MountInUse { .. }
+                | IcecastError::ContentTypeRefused { .. }
+                | IcecastError::NotIcecast { .. }
+                | IcecastError::HostNotFound { .. }
+                | IcecastError::Tls { .. }
+                | IcecastError::NowPlayingUnsupported { .. }
+        )
+    }
+}
+
+/// The server, the mount and the credentials: all that is needed to talk to one Icecast mount.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub endpoint: Endpoint,
+    pub mount: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+impl Target {
+    /// Settings must have been validated (port in range).
+    pub fn from_settings(s: &Settings) -> Target {
+        Target {
+            endpoint: Endpoint {
+                host: s.server.host.trim().to_string(),
+                port: s.server.port as u16,
+                tls: s.server.tls,
+            },
+            mount: s.mount(),
+            username: s.server.username.clone(),
+            password: s.server.password.clone(),
+        }
+    }
+
+    fn basic_auth(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.username,
+            self.password.expose()
+        ))
+    }
+
+    /// What a listener opens.
+    pub fn listen_url(&self) -> String {
+        format!("{}{}", self.endpoint.base_url(), self.mount)
+    }
+}
+
+/// The stream description sent with the PUT.
+#[derive(Clone, Debug)]
+pub struct StreamHeaders {
+    pub content_type: String,
+    pub name: String,
+    pub description: String,
+    pub genre: String,
+    pub url: String,
+    pub public: bool,
+    pub audio_bitrate_kbps: Option<u32>,
+}
+
+impl StreamHeaders {
+    pub fn from_settings(s: &Settings) -> StreamHeaders {
+        let f = s.encoding.format;
+        StreamHeaders {
+            content_type: f.content_type().to_string(),
+            name: s.stream.name.clone(),
+            description: s.stream.description.clone(),
+            genre: s.stream.genre.clone(),
+            url: s.stream.url.clone(),
+            public: s.stream.public,
+            audio_bitrate_kbps: Some(s.encoding.audio_bitrate_kbps),
+        }
+    }
+}
+
+/// Icecast reads ice-* headers as Latin-1: send Latin-1 where it can hold the text; beyond that only
+/// the mount's configured charset can help, so UTF-8 goes as is.
+pub fn header_value_bytes(value: &str) -> (Vec<u8>, bool) {
+    if value.chars().all(|c| (c as u32) < 256) {
+        (value.chars().map(|c| c as u8).collect(), true)
+    } else {
+        (value.as_bytes().to_vec(), false)
+    }
+}
+
+fn source_request(target: &Target, h: &StreamHeaders) -> Vec<u8> {
+    let mut req = Vec::with_capacity(512);
+    let mut line = |name: &str, value: &[u8]| {
+        req.extend_from_slice(name.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(value);
+        req.extend_from_slice(b"\r\n");
+    };
+    line("Host", target.endpoint.authority().as_bytes());
+    line(
+        "Authorization",
+        format!("Basic {}", target.basic_auth()).as_bytes(),
+    );
+    line("User-Agent", crate::USER_AGENT.as_bytes());
+    line("Content-Type", h.content_type.as_bytes());
+    for (name, value) in [
+        ("ice-name", &h.name),
+        ("ice-description", &h.description),
+        ("ice-genre", &h.genre),
+        ("ice-url", &h.url),
+    ] {
+        if !value.is_empty() {
+            let (bytes, latin1) = header_value_bytes(value);
+            if !latin1 {
+                log::warn!(
+                    "{name} has characters beyond Latin-1; it shows correctly only if the server's \
+                     mount charset is UTF-8"
+                );
+            }
+            line(name, &bytes);
+        }
+    }
+    line("ice-public", if h.public { b"1" } else { b"0" });
+    if let Some(kbps) = h.audio_bitrate_kbps {
+        line("ice-bitrate", kbps.to_string().as_bytes());
+        line("ice-audio-info", format!("bitrate={kbps}").as_bytes());
+    }
+    line("Expect", b"100-continue");
+    let mut out = format!("PUT {} HTTP/1.1\r\n", target.mount).into_bytes();
+    out.extend_from_slice(&req);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// An open source connection: the mount is ours until it is closed.
+pub struct SourceConnection {
+    conn: Conn,
+    pub server: Option<String>,
+}
+
+/// How long one write may block before the server is taken as gone (a stalled server or network).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(8);
+
+impl SourceConnection {
+    pub async fn send(&mut self, data: &[u8]) -> Result<(), IcecastError> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.conn.write_all(data)).await {
+            Err(_) => Err(IcecastError::ConnectionLost {
+                reason: "the server stopped accepting data".into(),
+            }),
+            Ok(Err(e)) => Err(IcecastError::ConnectionLost {
+                reason: crate::plain_io_reason(&e),
+            }),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Ends the stream: everything written is flushed, then the connection closes and the server
+    /// releases the mount.
+    pub async fn close(mut self) -> Result<(), IcecastError> {
+        let result = tokio::time::timeout(WRITE_TIMEOUT, async {
+            self.conn.flush().await?;
+            self.conn.shutdown().await
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IcecastError::ConnectionLost {
+                reason: crate::plain_io_reason(&e),
+            }),
+            Err(_) => Err(IcecastError::ConnectionLost {
+                reason: "the server stopped accepting data".into(),
+            }),
+        }
+    }
+}
+
+/// Logs in as the source of `target.mount`. On success the mount exists on the server.
+pub async fn connect_source(
+    target: &Target,
+    headers: &StreamHeaders,
+) -> Result<SourceConnection, IcecastError> {
+    let ep = &target.endpoint;
+    let mut conn = net::connect(ep).await?;
+    let request = source_request(target, headers);
+    let lost = |e: std::io::Error| IcecastError::Network {
+        server: ep.authority(),
+        reason: crate::plain_io_reason(&e),
+    };
+    let head = tokio::time::timeout(net::CONNECT_TIMEOUT, async {
+        conn.write_all(&request).await?;
+        conn.flush().await?;
+        net::read_head(&mut conn).await
+    })
+    .await
+    .map_err(|_| IcecastError::TimedOut {
+        server: ep.authority(),
+    })?
+    .map_err(lost)?;
+    let Some(head) = head else {
+        return Err(IcecastError::NotIcecast {
+            server: ep.authority(),
+            answer: "no HTTP answer".into(),
+        });
+    };
+    let server = head.header("server").map(str::to_string);
+    match head.status {
+        // 100: Icecast 2.4 with Expect; 200: servers that skip the interim answer.
+        100 | 200 => Ok(SourceConnection { conn, server }),
+        401 => Err(IcecastError::WrongPassword),
+        403 => {
+            let body = net::read_body(&mut conn, &head, 4096, Duration::from_secs(2)).await;
+            Err(classify_403(
+                target,
+                headers,
+                &String::from_utf8_lossy(&body),
+            ))
+        }
+        _ => Err(IcecastError::NotIcecast {
+            server: ep.authority(),
+            answer: format!("{} {}", head.status, head.reason),
+        }),
+    }
+}
+
+/// Icecast gives the reason of a 403 in the body (HTML or plain text), not in the status line.
+fn classify_403(target: &Target, headers: &StreamHeaders, body: &str) -> IcecastError {
+    let lower = body.to_ascii_lowercase();
+    if lower.contains("in use") {
+        IcecastError::MountInUse {
+            mount: target.mount.clone(),
+        }
+    } else if lower.contains("content-type") || lower.contains("content type") {
+        IcecastError::ContentTypeRefused {
+            content_type: headers.content_type.clone(),
+        }
+    } else if lower.contains("too many") {
+        IcecastError::TooManySources
+    } else {
+        let text = strip_tags(body);
+        IcecastError::Refusal {
+            reason: if text.is_empty() {
+                "no reason given".into()
+            } else {
+                text
+            },
+        }
+    }
+}
+
+fn strip_tags(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag && !c.is_control() => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each thing "Test connection" checks, in order; later ones are only known once earlier ones pass.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub what: &'static str,
+    pub ok: Option<bool>,
+    pub message: String,
+}
+
+/// Logs in without sending media and leaves at once: a PUT answered `100 Continue` followed by a
+/// close before any byte of body, which Icecast undoes within a moment. Nothing is left behind.
+pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Check> {
+    let result = connect_source(target, headers).await;
+    let server = target.endpoint.authority();
+    let reached = match &result {
+        Ok(_) => Some(true),
+        Err(e) => match e {
+            IcecastError::HostNotFound { .. }
+            | IcecastError::Refused { .. }
+            | IcecastError::TimedOut { .. }
+            | IcecastError::Network { .. }
+            | IcecastError::Tls { .. }
+            | IcecastError::NotIcecast { .. } => Some(false),
+            _ => Some(true),
+        },
+    };
+    let creds = match &result {
+        Ok(_) => Some(true),
+        Err(IcecastError::WrongPassword) => Some(false),
+        Err(_) if reached == Some(true) => Some(true),
+        Err(_) => None,
+    };
+    let mount_ok = match &result {
+        Ok(_) => Some(true),
+        Err(_) if creds == Some(true) => Some(false),
+        Err(_) => None,
+    };
+    let failure = result.as_ref().err().map(|e| e.to_string());
+    let mut checks = vec![Check {
+        what: "server",
+        ok: reached,
+        message: match reached {
+            Some(true) => format!("The server at {server} answers as Icecast."),
+            _ => failure.clone().unwrap_or_default(),
+        },
+    }];
+    checks.push(Check {
+        what: "credentials",
+        ok: creds,
+        message: match creds {
+            Some(true) => "The username and password are right.".into(),
+            Some(false) => failure.clone().unwrap_or_default(),
+            None => "Not checked: the server could not be reached.".into(),
+        },
+    });
+    checks.push(Check {
+        what: "mount",
+        ok: mount_ok,
+        message: match mount_ok {
+            Some(true) => format!(
+                "The mount {} is free and accepts {}.",
+                target.mount, headers.content_type
+            ),
+            Some(false) => failure.unwrap_or_default(),
+            None => "Not checked: the login did not succeed.".into(),
+        },
+    });
+    if let Ok(conn) = result {
+        drop(conn);
+    }
+    checks
+}
+
+const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Sets the title listeners see ("now playing"). Sent as UTF-8 and said so, so Icecast converts it
+/// instead of reading it as Latin-1.
+pub async fn update_metadata(
+    target: &Target,
+    format: MountFormat,
+    title: &str,
+) -> Result<(), IcecastError> {
+    if !format.supports_now_playing() {
+        return Err(IcecastError::NowPlayingUnsupported {
+            format: format.label(),
+        });
+    }
+    let path = format!(
+        "/admin/metadata?mode=updinfo&mount={}&song={}&charset=UTF-8",
+        utf8_percent_encode(&target.mount, QUERY),
+        utf8_percent_encode(title, QUERY)
+    );
+    let (head, body) = net::get(&target.endpoint, &path, Some(&target.basic_auth())).await?;
+    let body = String::from_utf8_lossy(&body);
+    match head.status {
+        200 if body.contains("<return>1</return>") => Ok(()),
+        401 => Err(IcecastError::WrongPassword),
+        400 | 404 if body.to_ascii_lowercase().contains("source does not exist") => {
+            Err(IcecastError::NotLive {
+                mount: target.mount.clone(),
+            })
+        }
+        _ => Err(IcecastError::Refusal {
+            reason: {
+                let text = strip_tags(&body);
+                if text.is_empty() {
+                    format!("{} {}", head.status, head.reason)
+                } else {
+                    text
+                }
+            },
+        }),
+    }
+}
+
+/// What the public status document says about one mount.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct MountStatus {
+    pub listeners: u32,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub genre: Option<String>,
+    pub title: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// Reads `/status-json.xsl`. Icecast 2.4.4 has been seen to answer invalid JSON right after a source
+/// logs in, so a bad answer is retried a few times before giving up.
+pub async fn fetch_status(ep: &Endpoint) -> Result<serde_json::Value, IcecastError> {
+    let mut last = None;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        let (head, body) = net::get(ep, "/status-json.xsl", None).await?;
+        if head.status != 200 {
+            return Err(IcecastError::NotIcecast {
+                server: ep.authority(),
+                answer: format!("{} {}", head.status, head.reason),
+            });
+        }
+        match serde_json::from_slice(&body) {
+            Ok(v) => return Ok(v),
+            Err(e) => last = Some(e.to_string()),
+        }
+    }
+    Err(IcecastError::NotIcecast {
+        server: ep.authority(),
+        answer: format!(
+            "a status page that is not valid JSON ({})",
+            last.unwrap_or_default()
+        ),
+    })
+}
+
+/// Finds `mount` in a status document; `source` is an object for one mount and an array for more.
+pub fn mount_status(status: &serde_json::Value, mount: &str) -> Option<MountStatus> {
+    let source = status.get("icestats")?.get("source")?;
+    let sources: Vec<&serde_json::Value> = match source {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    let s = sources.into_iter().find(|s| {
+        s.get("listenurl")
+            .and_then(|u| u.as_str())
+            .is_some_and(|u| {
+                u.ends_with(mount) && u[..u.len() - mount.len()].matches('/').count() == 2
+            })
+    })?;
+    let text = |k: &str| {
+        s.get(k).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    Some(MountStatus {
+        listeners: s.get("listeners").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+        name: text("server_name"),
+        description: text("server_description"),
+        genre: text("genre"),
+        title: text("title"),
+        content_type: text("server_type"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            endpoint: Endpoint {
+                host: "localhost".into(),
+                port: 8000,
+                tls: false,
+            },
+            mount: "/live".into(),
+            username: "source".into(),
+            password: Secret::new("hackme"),
+        }
+    }
+
+    #[test]
+    fn latin1_where_possible() {
+        assert_eq!(
+            header_value_bytes("Café"),
+            (vec![b'C', b'a', b'f', 0xE9], true)
+        );
+        assert_eq!(header_value_bytes("東京").1, false);
+    }
+
+    #[test]
+    fn request_has_auth_and_ice_headers() {
+        let mut h = StreamHeaders::from_settings(&Settings::default());
+        h.genre = "Talk".into();
+        let req = String::from_utf8_lossy(&source_request(&target(), &h)).to_string();
+        assert!(req.starts_with("PUT /live HTTP/1.1\r\n"));
+        assert!(req.contains("Authorization: Basic c291cmNlOmhhY2ttZQ==\r\n"));
+        assert!(req.contains("ice-genre: Talk\r\n"));
+        assert!(req.contains("Expect: 100-continue\r\n"));
+        assert!(req.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn classifies_403_bodies() {
+        let h = StreamHeaders::from_settings(&Settings::default());
+        assert!(matches!(
+            classify_403(&target(), &h, "<b>Mountpoint in use</b>"),
+            IcecastError::MountInUse { .. }
+        ));
+        assert!(matches!(
+            classify_403(&target(), &h, "Content-type not supported"),
+            IcecastError::ContentTypeRefused { .. }
+        ));
+        assert_eq!(
+            classify_403(&target(), &h, "<p>go away</p>"),
+            IcecastError::Refusal {
+                reason: "go away".into()
+            }
+        );
+    }
+
+    #[test]
+    fn finds_mount_in_one_or_many_sources() {
+        let one = serde_json::json!({"icestats": {"source": {"listenurl": "http://h:1/live", "listeners": 2}}});
+        assert_eq!(mount_status(&one, "/live").unwrap().listeners, 2);
+        let many = serde_json::json!({"icestats": {"source": [
+            {"listenurl": "http://h:1/other/live", "listeners": 1},
+            {"listenurl": "http://h:1/live", "listeners": 3, "server_name": "X"}]}});
+        let m = mount_status(&many, "/live").unwrap();
+        assert_eq!((m.listeners, m.name.as_deref()), (3, Some("X")));
+        assert!(mount_status(&one, "/nope").is_none());
+    }
+}

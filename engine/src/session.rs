@@ -1,0 +1,374 @@
+//! One broadcast: recorder chunks in, ffmpeg in the middle, the Icecast mount out.
+//!
+//! ```text
+//! push(chunk) ─► bounded queue ─► ffmpeg stdin     ffmpeg stdout ─► SourceConnection (PUT /mount)
+//! ```
+//! Stop closes the queue; ffmpeg sees the end of its input, encodes what it still holds and exits;
+//! everything it wrote is sent before the connection closes, so a broadcast ends with its last
+//! captured moment.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::ffmpeg::{self, Ffmpeg, FfmpegError, FfmpegProcess};
+use crate::format::{self, Container};
+use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
+use crate::settings::{Invalid, Settings};
+use crate::status::{State, Status};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Settings(#[from] Invalid),
+    #[error(transparent)]
+    Ffmpeg(#[from] FfmpegError),
+    #[error(transparent)]
+    Icecast(#[from] IcecastError),
+    #[error(
+        "The input is not a WebM or MP4 stream, so it cannot be broadcast. Use a camera or microphone \
+         recording in WebM or MP4."
+    )]
+    NotMedia,
+    #[error("The broadcast has already ended.")]
+    Ended,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub ffmpeg: Ffmpeg,
+    /// Read the input at the media's own pace (a finished file played live); recorder chunks
+    /// already arrive at that pace.
+    pub realtime_input: bool,
+    /// How often the listener count is read from the server's status page.
+    pub listener_poll: Duration,
+}
+
+impl SessionOptions {
+    pub fn new(ffmpeg: Ffmpeg) -> Self {
+        SessionOptions {
+            ffmpeg,
+            realtime_input: false,
+            listener_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a finished broadcast did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub bytes_in: u64,
+    pub bytes_sent: u64,
+    pub live_for: Duration,
+}
+
+/// Chunks waiting for ffmpeg. Recorder chunks are ~250 ms, so this is a few seconds of media; when
+/// it is full, `push` waits, which slows the producer instead of growing memory.
+const QUEUE_CHUNKS: usize = 32;
+/// How long ffmpeg may take to finish after its input ends before it is killed.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Session {
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+    status: watch::Receiver<Status>,
+    status_tx: Arc<watch::Sender<Status>>,
+    pid: watch::Receiver<Option<u32>>,
+    task: JoinHandle<Result<Summary, SessionError>>,
+    pub listen_url: String,
+}
+
+impl Session {
+    /// Checks the settings and finds nothing wrong, then goes live in the background: the state
+    /// moves Connecting → Live, or to Failed with the reason. Push chunks as they come.
+    pub fn start(settings: Settings, opts: SessionOptions) -> Result<Session, SessionError> {
+        settings.validate()?;
+        let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
+        let (status_tx, status) = watch::channel(Status::default());
+        let status_tx = Arc::new(status_tx);
+        let (pid_tx, pid) = watch::channel(None);
+        let target = Target::from_settings(&settings);
+        let listen_url = target.listen_url();
+        let st = status_tx.clone();
+        let task = tokio::spawn(async move {
+            let result = run(settings, opts, rx, st.clone(), pid_tx).await;
+            st.send_modify(|s| {
+                s.state = match &result {
+                    Ok(_) => State::Stopped,
+                    Err(e) => State::Failed {
+                        reason: e.to_string(),
+                    },
+                }
+            });
+            result
+        });
+        Ok(Session {
+            tx: Some(tx),
+            status,
+            status_tx,
+            pid,
+            task,
+            listen_url,
+        })
+    }
+
+    /// Hands one recorder chunk to the broadcast. Waits while the queue is full.
+    pub async fn push(&self, chunk: Vec<u8>) -> Result<(), SessionError> {
+        match &self.tx {
+            Some(tx) => tx.send(chunk).await.map_err(|_| SessionError::Ended),
+            None => Err(SessionError::Ended),
+        }
+    }
+
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// The running ffmpeg's process id, once it has started.
+    pub fn ffmpeg_pid(&self) -> Option<u32> {
+        *self.pid.borrow()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Ends the broadcast after everything already pushed has been encoded and sent.
+    pub async fn stop(mut self) -> Result<Summary, SessionError> {
+        self.tx = None;
+        self.status_tx.send_modify(|s| {
+            if !s.state.is_final() {
+                s.state = State::Stopping;
+            }
+        });
+        self.wait().await
+    }
+
+    /// Waits for the broadcast to end by itself (input ended, or a failure).
+    pub async fn wait(self) -> Result<Summary, SessionError> {
+        drop(self.tx);
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(SessionError::Ffmpeg(FfmpegError::Failed {
+                detail: format!("internal error: {e}"),
+            })),
+        }
+    }
+}
+
+/// Collects the first bytes until the container can be told. None: the input ended empty.
+async fn sniff_input(
+    rx: &mut mpsc::Receiver<Vec<u8>>,
+) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
+    let mut head = Vec::new();
+    while head.len() < format::SNIFF_LEN {
+        match rx.recv().await {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None if head.is_empty() => return Ok(None),
+            None => break,
+        }
+    }
+    match format::sniff(&head) {
+        Some(c) => Ok(Some((c, head))),
+        None => Err(SessionError::NotMedia),
+    }
+}
+
+struct Counters {
+    bytes_in: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+async fn run(
+    settings: Settings,
+    opts: SessionOptions,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    status: Arc<watch::Sender<Status>>,
+    pid_tx: watch::Sender<Option<u32>>,
+) -> Result<Summary, SessionError> {
+    let target = Target::from_settings(&settings);
+    let headers = StreamHeaders::from_settings(&settings);
+    // Log in while the first chunk is on its way: a wrong password shows at once, and the mount is
+    // listed before media flows.
+    let connect = async {
+        icecast::connect_source(&target, &headers)
+            .await
+            .map_err(SessionError::from)
+    };
+    let (conn, input) = tokio::try_join!(connect, sniff_input(&mut rx))?;
+    let Some((container, head)) = input else {
+        conn.close().await?;
+        return Ok(Summary::default());
+    };
+    log::info!(
+        "live on {} ({}), input is {container:?}",
+        target.listen_url(),
+        settings.encoding.format.label()
+    );
+    let live_since = Instant::now();
+    status.send_modify(|s| s.state = State::Live);
+
+    let args = ffmpeg::args(
+        settings.encoding.format,
+        container,
+        &settings.encoding,
+        opts.realtime_input,
+    );
+    let mut proc = opts.ffmpeg.spawn(&args)?;
+    let _ = pid_tx.send(proc.pid());
+    let counters = Arc::new(Counters {
+        bytes_in: AtomicU64::new(0),
+        bytes_sent: AtomicU64::new(0),
+    });
+    let stats = tokio::spawn(report_stats(
+        status.clone(),
+        counters.clone(),
+        target.clone(),
+        live_since,
+        opts.listener_poll,
+    ));
+    let feed = tokio::spawn(feed(
+        proc.stdin.take().expect("stdin is piped"),
+        head,
+        rx,
+        counters.clone(),
+    ));
+    let pumped = pump(&mut proc, conn, &counters).await;
+    stats.abort();
+    let result = finish(&mut proc, feed, pumped).await;
+    let _ = pid_tx.send(None);
+    result.map(|()| Summary {
+        bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+        bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+        live_for: live_since.elapsed(),
+    })
+}
+
+/// Recorder chunks into ffmpeg until the queue closes; closing stdin tells ffmpeg to finish.
+async fn feed(
+    mut stdin: tokio::process::ChildStdin,
+    head: Vec<u8>,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    counters: Arc<Counters>,
+) {
+    counters
+        .bytes_in
+        .fetch_add(head.len() as u64, Ordering::Relaxed);
+    if stdin.write_all(&head).await.is_err() {
+        return;
+    }
+    while let Some(chunk) = rx.recv().await {
+        counters
+            .bytes_in
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        // A write error means ffmpeg has gone; its exit status says why.
+        if stdin.write_all(&chunk).await.is_err() {
+            return;
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+/// ffmpeg's output to the server until ffmpeg ends its output; then the connection is closed.
+async fn pump(
+    proc: &mut FfmpegProcess,
+    mut conn: SourceConnection,
+    counters: &Counters,
+) -> Result<(), IcecastError> {
+    let mut stdout = proc.stdout.take().expect("stdout is piped");
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdout.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        conn.send(&buf[..n]).await?;
+        counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    conn.close().await
+}
+
+async fn finish(
+    proc: &mut FfmpegProcess,
+    feed: JoinHandle<()>,
+    pumped: Result<(), IcecastError>,
+) -> Result<(), SessionError> {
+    if pumped.is_err() {
+        // The server is gone: nothing more can be sent, so don't wait for ffmpeg to drain.
+        feed.abort();
+        proc.kill().await;
+        return Err(pumped.unwrap_err().into());
+    }
+    let exited = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await;
+    feed.abort();
+    match exited {
+        Ok(r) => r.map_err(SessionError::from),
+        Err(_) => {
+            proc.kill().await;
+            Err(FfmpegError::Failed {
+                detail: "it did not finish within 15 seconds after the input ended.".into(),
+            }
+            .into())
+        }
+    }
+}
+
+async fn report_stats(
+    status: Arc<watch::Sender<Status>>,
+    counters: Arc<Counters>,
+    target: Target,
+    live_since: Instant,
+    listener_poll: Duration,
+) {
+    let (listeners_tx, mut listeners_rx) = watch::channel(None::<u32>);
+    let _poller = AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(listener_poll);
+        loop {
+            tick.tick().await;
+            if let Ok(doc) = icecast::fetch_status(&target.endpoint).await {
+                let n = icecast::mount_status(&doc, &target.mount).map(|m| m.listeners);
+                let _ = listeners_tx.send(n);
+            }
+        }
+    }));
+    // Bitrate over a sliding window of a few seconds: smooth enough to read, quick to show a drop.
+    let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let sent = counters.bytes_sent.load(Ordering::Relaxed);
+        window.push_back((now, sent));
+        while window.len() > 4 {
+            window.pop_front();
+        }
+        let (t0, b0) = window[0];
+        let dt = now.duration_since(t0).as_secs_f64();
+        let kbps = if dt > 0.0 {
+            (sent - b0) as f64 * 8.0 / dt / 1000.0
+        } else {
+            0.0
+        };
+        let listeners = *listeners_rx.borrow_and_update();
+        status.send_modify(|s| {
+            s.uptime_secs = live_since.elapsed().as_secs();
+            s.bytes_sent = sent;
+            s.bitrate_kbps = kbps;
+            if listeners.is_some() {
+                s.listeners = listeners;
+            }
+        });
+    }
+}
+
+/// Ends a helper task together with the task that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

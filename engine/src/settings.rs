@@ -1,0 +1,475 @@
+//! What a broadcast needs to know: the server, the mount, the stream's public info and the encoding.
+//!
+//! The settings file never holds the password: it is kept apart (environment, password file, prompt,
+//! or the desktop app's protected store) so that a settings file can be shared or logged safely.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::MountFormat;
+use crate::secret::Secret;
+
+/// Bumped when a field changes meaning; older files are upgraded on load.
+pub const SETTINGS_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Settings {
+    pub version: u32,
+    pub server: ServerSettings,
+    pub stream: StreamInfo,
+    pub encoding: EncodingSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ServerSettings {
+    pub host: String,
+    /// Wider than u16 so that a typo like 80000 gets a plain sentence instead of a parse error.
+    pub port: u32,
+    pub tls: bool,
+    /// The mount point, e.g. `/live`; with `mount_per_user` it is a prefix and the username follows.
+    pub mount: String,
+    pub mount_per_user: bool,
+    pub username: String,
+    #[serde(skip)]
+    pub password: Secret,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct StreamInfo {
+    pub name: String,
+    pub description: String,
+    pub genre: String,
+    pub url: String,
+    pub public: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EncodingSettings {
+    pub format: MountFormat,
+    pub audio_bitrate_kbps: u32,
+    pub video_bitrate_kbps: u32,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            version: SETTINGS_VERSION,
+            server: ServerSettings::default(),
+            stream: StreamInfo::default(),
+            encoding: EncodingSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            host: String::new(),
+            port: 8000,
+            tls: false,
+            mount: "/live".into(),
+            mount_per_user: false,
+            username: "source".into(),
+            password: Secret::default(),
+        }
+    }
+}
+
+impl Default for StreamInfo {
+    fn default() -> Self {
+        StreamInfo {
+            name: "Icecream live".into(),
+            description: String::new(),
+            genre: String::new(),
+            url: String::new(),
+            public: false,
+        }
+    }
+}
+
+impl Default for EncodingSettings {
+    fn default() -> Self {
+        EncodingSettings {
+            format: MountFormat::WebmVideo,
+            audio_bitrate_kbps: 128,
+            video_bitrate_kbps: 1000,
+            width: 640,
+            height: 480,
+            fps: 30,
+        }
+    }
+}
+
+pub const AUDIO_KBPS: (u32, u32) = (16, 320);
+pub const VIDEO_KBPS: (u32, u32) = (100, 20_000);
+pub const WIDTH: (u32, u32) = (160, 3840);
+pub const HEIGHT: (u32, u32) = (120, 2160);
+pub const FPS: (u32, u32) = (1, 60);
+
+/// One thing wrong with the settings, tied to the field it is about so a form can show it inline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Every problem found, not just the first: a person fixes them all in one go.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct Invalid(pub Vec<Problem>);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<&str> = self.0.iter().map(|p| p.message.as_str()).collect();
+        write!(f, "Please fix the settings: {}", lines.join(" "))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsFileError {
+    #[error("The settings file {path} could not be read: {reason}.")]
+    Read { path: PathBuf, reason: String },
+    #[error(
+        "The settings file {path} is damaged ({reason}). It was left untouched; fix it or remove it \
+         to start from defaults."
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("The settings file {path} was written by a newer Icecream (version {found}). Update Icecream.")]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("The settings could not be saved to {path}: {reason}.")]
+    Write { path: PathBuf, reason: String },
+}
+
+impl Settings {
+    /// The mount the source connects to, with the per-user part applied.
+    pub fn mount(&self) -> String {
+        let s = &self.server;
+        if s.mount_per_user {
+            format!("{}{}", s.mount, s.username)
+        } else {
+            s.mount.clone()
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsFileError::Read {
+            path: path.to_owned(),
+            reason: crate::plain_io_reason(&e),
+        })?;
+        Settings::from_json(&text).map_err(|e| match e {
+            FromJsonError::TooNew(found) => SettingsFileError::TooNew {
+                path: path.to_owned(),
+                found,
+            },
+            FromJsonError::Corrupt(reason) => SettingsFileError::Corrupt {
+                path: path.to_owned(),
+                reason,
+            },
+        })
+    }
+
+    /// Writes through a temporary file and a rename, so a crash mid-write never leaves half a file.
+    pub fn save(&self, path: &Path) -> Result<(), SettingsFileError> {
+        let err = |e: std::io::Error| SettingsFileError::Write {
+            path: path.to_owned(),
+            reason: crate::plain_io_reason(&e),
+        };
+        let text = serde_json::to_string_pretty(self).expect("settings always serialize");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+
+    pub fn from_json(text: &str) -> Result<Settings, FromJsonError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| FromJsonError::Corrupt(e.to_string()))?;
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(1) as u32;
+        if version > SETTINGS_VERSION {
+            return Err(FromJsonError::TooNew(version));
+        }
+        let mut settings: Settings =
+            serde_json::from_value(value).map_err(|e| FromJsonError::Corrupt(e.to_string()))?;
+        settings.version = SETTINGS_VERSION;
+        Ok(settings)
+    }
+
+    /// Checks everything and reports every problem at once, in words a person can act on.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let mut problems = Vec::new();
+        let mut add =
+            |field: &'static str, message: String| problems.push(Problem { field, message });
+        let s = &self.server;
+
+        let host = s.host.trim();
+        if host.is_empty() {
+            add(
+                "host",
+                "Enter the server's host name, for example icecast.example.org.".into(),
+            );
+        } else if host.contains("://") {
+            add(
+                "host",
+                "Enter only the host name, without http:// or https:// (TLS is its own switch)."
+                    .into(),
+            );
+        } else if host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c))
+        {
+            add(
+                "host",
+                "The host name may not contain spaces or any of / ? # @. Enter just the name or IP address."
+                    .into(),
+            );
+        }
+        if s.port == 0 || s.port > 65535 {
+            add(
+                "port",
+                format!(
+                    "The port must be a number from 1 to 65535 (it is {}).",
+                    s.port
+                ),
+            );
+        }
+        if s.username.is_empty() {
+            add(
+                "username",
+                "Enter the source username; for most servers it is \"source\".".into(),
+            );
+        } else if s.username.contains(':') || has_control(&s.username) {
+            add(
+                "username",
+                "The username may not contain a colon or control characters.".into(),
+            );
+        }
+        if s.password.expose().is_empty() {
+            add(
+                "password",
+                "Enter the source password of your Icecast server.".into(),
+            );
+        } else if has_control(s.password.expose()) {
+            add(
+                "password",
+                "The password may not contain line breaks or control characters.".into(),
+            );
+        }
+        if let Some(msg) = mount_problem(&self.mount(), s.mount_per_user) {
+            add("mount", msg);
+        }
+
+        let info = &self.stream;
+        for (field, label, value) in [
+            ("name", "stream name", &info.name),
+            ("description", "description", &info.description),
+            ("genre", "genre", &info.genre),
+            ("url", "stream URL", &info.url),
+        ] {
+            if has_control(value) {
+                add(
+                    field,
+                    format!("The {label} may not contain line breaks or control characters."),
+                );
+            } else if value.len() > 1024 {
+                add(
+                    field,
+                    format!("The {label} is too long (at most 1024 characters)."),
+                );
+            }
+        }
+
+        let e = &self.encoding;
+        let mut range =
+            |field: &'static str, label: &str, unit: &str, value: u32, (lo, hi): (u32, u32)| {
+                if value < lo || value > hi {
+                    add(
+                        field,
+                        format!(
+                            "The {label} must be from {lo} to {hi}{unit} (it is {value}{unit})."
+                        ),
+                    );
+                }
+            };
+        range(
+            "audio_bitrate_kbps",
+            "audio bitrate",
+            " kbps",
+            e.audio_bitrate_kbps,
+            AUDIO_KBPS,
+        );
+        if e.format.has_video() {
+            range(
+                "video_bitrate_kbps",
+                "video bitrate",
+                " kbps",
+                e.video_bitrate_kbps,
+                VIDEO_KBPS,
+            );
+            range("width", "video width", " pixels", e.width, WIDTH);
+            range("height", "video height", " pixels", e.height, HEIGHT);
+            range("fps", "frame rate", " fps", e.fps, FPS);
+        }
+
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Invalid(problems))
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum FromJsonError {
+    TooNew(u32),
+    Corrupt(String),
+}
+
+/// CR, LF and other control characters would let a value end an HTTP header early and inject others.
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+fn mount_problem(mount: &str, per_user: bool) -> Option<String> {
+    let what = if per_user {
+        "The mount prefix plus username"
+    } else {
+        "The mount"
+    };
+    if !mount.starts_with('/') || mount.len() < 2 {
+        return Some(format!(
+            "{what} must start with / and name the mount, for example /live."
+        ));
+    }
+    if mount.len() > 200 {
+        return Some(format!("{what} is too long (at most 200 characters)."));
+    }
+    if mount.ends_with('/')
+        || mount.contains("//")
+        || mount.split('/').any(|p| p == ".." || p == ".")
+    {
+        return Some(format!(
+            "{what} \"{}\" is not a valid path: no empty, . or .. parts.",
+            printable(mount)
+        ));
+    }
+    if let Some(bad) = mount
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/-_.~".contains(*c)))
+    {
+        return Some(format!(
+            "{what} may use only letters, digits and - _ . ~ / (it contains \"{}\").",
+            printable(&bad.to_string())
+        ));
+    }
+    None
+}
+
+/// Shows control characters as escapes so an error message never carries them itself.
+fn printable(s: &str) -> String {
+    s.chars().flat_map(|c| c.escape_debug()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Settings {
+        let mut s = Settings::default();
+        s.server.host = "localhost".into();
+        s.server.password = Secret::new("hackme");
+        s
+    }
+
+    #[test]
+    fn defaults_plus_host_and_password_are_valid() {
+        good().validate().unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut s = good();
+        s.server.host = "".into();
+        s.server.port = 70000;
+        s.server.mount = "live".into();
+        s.stream.name = "evil\r\nX-Injected: 1".into();
+        s.encoding.audio_bitrate_kbps = 5;
+        s.encoding.fps = 0;
+        let Invalid(problems) = s.validate().unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            ["host", "port", "mount", "name", "audio_bitrate_kbps", "fps"]
+        );
+        assert_eq!(
+            problems[1].message,
+            "The port must be a number from 1 to 65535 (it is 70000)."
+        );
+        assert_eq!(
+            problems[3].message,
+            "The stream name may not contain line breaks or control characters."
+        );
+    }
+
+    #[test]
+    fn per_user_mount_appends_username() {
+        let mut s = good();
+        s.server.mount = "/s-".into();
+        s.server.mount_per_user = true;
+        s.server.username = "alice".into();
+        assert_eq!(s.mount(), "/s-alice");
+        s.validate().unwrap();
+        s.server.username = "al ice".into();
+        assert_eq!(s.validate().unwrap_err().0[0].field, "mount");
+    }
+
+    #[test]
+    fn host_with_scheme_gets_a_hint() {
+        let mut s = good();
+        s.server.host = "http://example.org".into();
+        assert!(s.validate().unwrap_err().0[0]
+            .message
+            .contains("without http://"));
+    }
+
+    #[test]
+    fn bad_mounts_are_refused() {
+        for m in ["/", "/a/../b", "/a b", "/live/", "/x\r\n"] {
+            let mut s = good();
+            s.server.mount = m.into();
+            assert!(s.validate().is_err(), "{m:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn password_is_never_written_to_the_file() {
+        let s = good();
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("hackme"));
+        assert!(!format!("{s:?}").contains("hackme"));
+    }
+
+    #[test]
+    fn round_trip_and_newer_version_refused() {
+        let s = good();
+        let back = Settings::from_json(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back.server.host, "localhost");
+        assert_eq!(
+            Settings::from_json(r#"{"version": 99}"#),
+            Err(FromJsonError::TooNew(99))
+        );
+        assert!(matches!(
+            Settings::from_json("{nope"),
+            Err(FromJsonError::Corrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,124 @@
+//! What a UI or the CLI shows about a running broadcast.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum State {
+    Connecting,
+    Live,
+    Stopping,
+    Stopped,
+    Failed { reason: String },
+}
+
+impl State {
+    pub fn is_final(&self) -> bool {
+        matches!(self, State::Stopped | State::Failed { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Status {
+    #[serde(flatten)]
+    pub state: State,
+    pub uptime_secs: u64,
+    pub bytes_sent: u64,
+    pub bitrate_kbps: f64,
+    /// None until the server's status page has been read once.
+    pub listeners: Option<u32>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            state: State::Connecting,
+            uptime_secs: 0,
+            bytes_sent: 0,
+            bitrate_kbps: 0.0,
+            listeners: None,
+        }
+    }
+}
+
+impl Status {
+    /// One line for a terminal: "LIVE 00:12:34 · 1.2 MB sent · 128 kbps · 3 listeners".
+    pub fn line(&self) -> String {
+        let head = match &self.state {
+            State::Connecting => "Connecting…".to_string(),
+            State::Live => format!("LIVE {}", clock(Duration::from_secs(self.uptime_secs))),
+            State::Stopping => "Stopping…".to_string(),
+            State::Stopped => "Stopped".to_string(),
+            State::Failed { reason } => format!("Stopped: {reason}"),
+        };
+        if !matches!(self.state, State::Live | State::Stopping) {
+            return head;
+        }
+        let listeners = match self.listeners {
+            Some(1) => "1 listener".to_string(),
+            Some(n) => format!("{n} listeners"),
+            None => "listeners: ?".to_string(),
+        };
+        format!(
+            "{head} · {} sent · {:.0} kbps · {listeners}",
+            human_bytes(self.bytes_sent),
+            self.bitrate_kbps
+        )
+    }
+}
+
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_line() {
+        let s = Status {
+            state: State::Live,
+            uptime_secs: 3723,
+            bytes_sent: 1_234_567,
+            bitrate_kbps: 127.6,
+            listeners: Some(3),
+        };
+        assert_eq!(
+            s.line(),
+            "LIVE 01:02:03 · 1.2 MB sent · 128 kbps · 3 listeners"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["state"], "live");
+        assert_eq!(json["listeners"], 3);
+    }
+
+    #[test]
+    fn failed_line_carries_reason() {
+        let s = Status {
+            state: State::Failed {
+                reason: "Nope.".into(),
+            },
+            ..Status::default()
+        };
+        assert_eq!(s.line(), "Stopped: Nope.");
+    }
+}
