@@ -233,7 +233,9 @@ pub fn args(
     if realtime {
         a.push("-re".into());
     }
-    a.extend(["-i", "pipe:0"].map(String::from));
+    // Probe as little as possible: the recorder's header already describes every stream, and
+    // ffmpeg's default probing holds back the first output for over two seconds.
+    a.extend(["-probesize", "32", "-analyzeduration", "0", "-i", "pipe:0"].map(String::from));
     let abr = format!("{}k", enc.audio_bitrate_kbps);
     let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
     // Chromium records Opus in WebM; WebKit records AAC in MP4. Opus passes through untouched where
@@ -294,7 +296,23 @@ pub fn args(
         }
         MountFormat::Mp3 => {
             // No Xing/ID3 headers: a listener joins mid-stream, where they would be meaningless.
-            push(&["-map", "0:a:0", "-vn", "-c:a", "libmp3lame", "-b:a", &abr]);
+            // Trailing silence long enough to fill Icecast's last 1400-byte block (see
+            // MountFormat::end_padding), so that listeners get all of the real audio.
+            let pad = format!(
+                "apad=pad_dur={:.2}",
+                (2048.0 * 8.0 / (enc.audio_bitrate_kbps as f64 * 1000.0)).max(0.1)
+            );
+            push(&[
+                "-map",
+                "0:a:0",
+                "-vn",
+                "-af",
+                &pad,
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                &abr,
+            ]);
             push(&["-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
         }
         MountFormat::Aac => {

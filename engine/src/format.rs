@@ -95,6 +95,64 @@ impl std::str::FromStr for MountFormat {
     }
 }
 
+/// EBML ID of a Matroska Cluster: the first one marks where media (not header) starts.
+const CLUSTER_ID: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
+
+impl MountFormat {
+    /// Bytes sent after the encoder's last output so that Icecast passes all of it on.
+    ///
+    /// Measured with Icecast 2.4.4: it forwards MP3/AAC streams in 1400-byte blocks and holds the
+    /// last 4 bytes of a WebM stream, and drops whatever it holds when the source ends. WebM gets
+    /// two empty Void elements (the held bytes are then padding, not media); ADTS gets a block of
+    /// zeros, which decoders skip. MP3 is padded with encoded silence by ffmpeg instead, since
+    /// decoders complain about zeros there. Ogg needs nothing.
+    pub fn end_padding(self) -> Vec<u8> {
+        match self {
+            MountFormat::WebmVideo | MountFormat::WebmAudio => {
+                vec![0xEC, 0x82, 0, 0, 0xEC, 0x82, 0, 0]
+            }
+            MountFormat::Aac => vec![0; 1400],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Tells when the encoder's output has got past the stream header to media, i.e. when a listener
+/// joining now is served. Icecast drops a WebM listener that arrives before the first Cluster.
+#[derive(Debug)]
+pub struct MediaStart {
+    format: MountFormat,
+    tail: Vec<u8>,
+    started: bool,
+}
+
+impl MediaStart {
+    pub fn new(format: MountFormat) -> Self {
+        MediaStart {
+            format,
+            tail: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Feeds the next output bytes; true once media has started.
+    pub fn feed(&mut self, bytes: &[u8]) -> bool {
+        if self.started {
+            return true;
+        }
+        if !matches!(self.format, MountFormat::WebmVideo | MountFormat::WebmAudio) {
+            self.started = !bytes.is_empty();
+            return self.started;
+        }
+        // Keep 3 bytes of the previous read: the ID may straddle two reads.
+        self.tail.extend_from_slice(bytes);
+        self.started = self.tail.windows(4).any(|w| w == CLUSTER_ID);
+        let keep = self.tail.len().min(3);
+        self.tail.drain(..self.tail.len() - keep);
+        self.started
+    }
+}
+
 /// The container the recorder produced, known from its first bytes rather than a mime string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Container {
@@ -129,6 +187,16 @@ mod tests {
         );
         assert_eq!(sniff(b"\0\0\0\x18ftypiso5"), Some(Container::Mp4));
         assert_eq!(sniff(b"RIFF....WAVE"), None);
+    }
+
+    #[test]
+    fn media_starts_at_the_first_cluster_even_across_reads() {
+        let mut m = MediaStart::new(MountFormat::WebmVideo);
+        assert!(!m.feed(&[0x1A, 0x45, 0xDF, 0xA3, 0x1F, 0x43]));
+        assert!(m.feed(&[0xB6, 0x75, 0x01]));
+        let mut m = MediaStart::new(MountFormat::Mp3);
+        assert!(!m.feed(&[]));
+        assert!(m.feed(&[0xFF, 0xFB]));
     }
 
     #[test]

@@ -180,6 +180,8 @@ async fn sniff_input(
 struct Counters {
     bytes_in: AtomicU64,
     bytes_sent: AtomicU64,
+    /// Set when the first encoded bytes reach the server: from then on a listener gets media.
+    live_since: std::sync::OnceLock<Instant>,
 }
 
 async fn run(
@@ -208,9 +210,6 @@ async fn run(
         target.listen_url(),
         settings.encoding.format.label()
     );
-    let live_since = Instant::now();
-    status.send_modify(|s| s.state = State::Live);
-
     let args = ffmpeg::args(
         settings.encoding.format,
         container,
@@ -222,12 +221,12 @@ async fn run(
     let counters = Arc::new(Counters {
         bytes_in: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
+        live_since: Default::default(),
     });
     let stats = tokio::spawn(report_stats(
         status.clone(),
         counters.clone(),
         target.clone(),
-        live_since,
         opts.listener_poll,
     ));
     let feed = tokio::spawn(feed(
@@ -236,14 +235,19 @@ async fn run(
         rx,
         counters.clone(),
     ));
-    let pumped = pump(&mut proc, conn, &counters).await;
+    let format = settings.encoding.format;
+    let pumped = pump(&mut proc, conn, format, &counters, &status).await;
     stats.abort();
     let result = finish(&mut proc, feed, pumped).await;
     let _ = pid_tx.send(None);
     result.map(|()| Summary {
         bytes_in: counters.bytes_in.load(Ordering::Relaxed),
         bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
-        live_for: live_since.elapsed(),
+        live_for: counters
+            .live_since
+            .get()
+            .map(Instant::elapsed)
+            .unwrap_or_default(),
     })
 }
 
@@ -276,10 +280,13 @@ async fn feed(
 async fn pump(
     proc: &mut FfmpegProcess,
     mut conn: SourceConnection,
+    format: format::MountFormat,
     counters: &Counters,
+    status: &watch::Sender<Status>,
 ) -> Result<(), IcecastError> {
     let mut stdout = proc.stdout.take().expect("stdout is piped");
     let mut buf = vec![0u8; 64 * 1024];
+    let mut media = format::MediaStart::new(format);
     loop {
         let n = match stdout.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -287,7 +294,15 @@ async fn pump(
         };
         conn.send(&buf[..n]).await?;
         counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+        if media.feed(&buf[..n]) && counters.live_since.set(Instant::now()).is_ok() {
+            status.send_modify(|s| {
+                if s.state == State::Connecting {
+                    s.state = State::Live;
+                }
+            });
+        }
     }
+    conn.send(&format.end_padding()).await?;
     conn.close().await
 }
 
@@ -296,11 +311,11 @@ async fn finish(
     feed: JoinHandle<()>,
     pumped: Result<(), IcecastError>,
 ) -> Result<(), SessionError> {
-    if pumped.is_err() {
+    if let Err(e) = pumped {
         // The server is gone: nothing more can be sent, so don't wait for ffmpeg to drain.
         feed.abort();
         proc.kill().await;
-        return Err(pumped.unwrap_err().into());
+        return Err(e.into());
     }
     let exited = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await;
     feed.abort();
@@ -320,7 +335,6 @@ async fn report_stats(
     status: Arc<watch::Sender<Status>>,
     counters: Arc<Counters>,
     target: Target,
-    live_since: Instant,
     listener_poll: Duration,
 ) {
     let (listeners_tx, mut listeners_rx) = watch::channel(None::<u32>);
@@ -354,7 +368,10 @@ async fn report_stats(
         };
         let listeners = *listeners_rx.borrow_and_update();
         status.send_modify(|s| {
-            s.uptime_secs = live_since.elapsed().as_secs();
+            s.uptime_secs = counters
+                .live_since
+                .get()
+                .map_or(0, |t| t.elapsed().as_secs());
             s.bytes_sent = sent;
             s.bitrate_kbps = kbps;
             if listeners.is_some() {

@@ -339,7 +339,7 @@ enum Source {
 }
 
 impl Source {
-    fn open(path: &PathBuf) -> Result<Source, String> {
+    fn open(path: &std::path::Path) -> Result<Source, String> {
         if path.as_os_str() == "-" {
             Ok(Source::Stdin)
         } else if path.is_dir() {
@@ -347,7 +347,7 @@ impl Source {
                 .map(Source::Chunks)
                 .map_err(|e| e.to_string())
         } else if path.is_file() {
-            Ok(Source::File(path.clone()))
+            Ok(Source::File(path.to_path_buf()))
         } else {
             Err(format!("The input {} does not exist.", path.display()))
         }

@@ -1,0 +1,5 @@
+//! Integration tests: the engine against a real Icecast (Debian icecast2) and a real ffmpeg, fed
+//! with the real recorder output in shared/corpus.
+
+mod formats;
+mod support;
