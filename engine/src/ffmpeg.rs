@@ -99,6 +99,8 @@ impl Ffmpeg {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // The CLI may hold the password in its environment; the encoder has no use for it.
+            .env_remove("ICECREAM_PASSWORD")
             .kill_on_drop(true);
         #[cfg(unix)]
         {

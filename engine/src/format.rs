@@ -39,7 +39,8 @@ impl MountFormat {
     }
 
     /// Icecast can change the title only inside streams that carry it in-band (ICY for MP3,
-    /// comment headers for Ogg); WebM and raw ADTS have no such place.
+    /// comment headers for Ogg, where Icecast 2.4 accepts but does not apply it); WebM and raw
+    /// ADTS have no such place.
     pub fn supports_now_playing(self) -> bool {
         matches!(
             self,

@@ -61,9 +61,14 @@ pub enum IcecastError {
     NotLive { mount: String },
     #[error(
         "Now playing can't be shown on {format} mounts: the format has no place for titles. Use an MP3 \
-         or Ogg mount to show titles."
+         mount to show titles."
     )]
     NowPlayingUnsupported { format: &'static str },
+    #[error(
+        "The server took the title but does not show it on this {format} mount (Icecast 2.4 shows \
+         titles set during a broadcast only on MP3 mounts). Use an MP3 mount to show titles."
+    )]
+    NowPlayingNotShown { format: &'static str },
 }
 
 impl IcecastError {
@@ -408,8 +413,63 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Sets the title listeners see ("now playing"). Sent as UTF-8 and said so, so Icecast converts it
-/// instead of reading it as Latin-1.
+/// How a title came out on the server, read back from its status page.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NowPlaying {
+    pub title: String,
+    /// What the server shows, when that is not exactly the title.
+    pub shown_as: Option<String>,
+}
+
+impl NowPlaying {
+    /// Plain advice when the server altered the title, else None.
+    pub fn advice(&self) -> Option<String> {
+        self.shown_as.as_ref().map(|shown| {
+            format!(
+                "The server shows the title as \"{shown}\": it stores titles as Latin-1 on this mount. \
+                 Ask its owner to add <charset>UTF-8</charset> to the mount's settings to show every \
+                 character."
+            )
+        })
+    }
+}
+
+/// Sets the title listeners see ("now playing") and checks what the server made of it.
+///
+/// The title is sent as UTF-8 and said so (`charset=UTF-8`): without it Icecast reads the bytes as
+/// Latin-1 and "é" turns into "Ã©". A mount whose charset is Latin-1 (Icecast's default) still
+/// cannot hold every character; the read-back tells the person so instead of failing silently.
+pub async fn set_now_playing(
+    target: &Target,
+    format: MountFormat,
+    title: &str,
+) -> Result<NowPlaying, IcecastError> {
+    update_metadata(target, format, title).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut shown = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(doc) = fetch_status(&target.endpoint).await {
+            shown = mount_status(&doc, &target.mount)
+                .and_then(|m| m.title)
+                .filter(|t| !t.is_empty());
+            if shown.as_deref() == Some(title) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match shown {
+        None => Err(IcecastError::NowPlayingNotShown {
+            format: format.label(),
+        }),
+        Some(s) => Ok(NowPlaying {
+            title: title.to_string(),
+            shown_as: (s != title).then_some(s),
+        }),
+    }
+}
+
+/// Sends the admin `updinfo` request for the title, without reading back.
 pub async fn update_metadata(
     target: &Target,
     format: MountFormat,

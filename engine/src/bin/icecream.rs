@@ -255,10 +255,13 @@ async fn metadata(server: ServerArgs, title: String) -> Result<(), String> {
     if title.chars().any(char::is_control) {
         return Err("The title may not contain line breaks or control characters.".into());
     }
-    icecast::update_metadata(&Target::from_settings(&s), s.encoding.format, &title)
+    let shown = icecast::set_now_playing(&Target::from_settings(&s), s.encoding.format, &title)
         .await
         .map_err(|e| e.to_string())?;
     println!("Now playing: {title}");
+    if let Some(advice) = shown.advice() {
+        eprintln!("icecream: note: {advice}");
+    }
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! Integration tests: the engine against a real Icecast (Debian icecast2) and a real ffmpeg, fed
 //! with the real recorder output in shared/corpus.
 
+mod errors;
 mod formats;
+mod stop;
 mod support;

@@ -270,6 +270,7 @@ pub fn ffmpeg() -> Ffmpeg {
 }
 
 pub fn options() -> SessionOptions {
+    install_log_capture();
     let mut o = SessionOptions::new(ffmpeg());
     o.listener_poll = Duration::from_millis(500);
     o
@@ -380,4 +381,44 @@ pub async fn push_all(session: &Session, chunks: &[Vec<u8>]) {
             .await
             .expect("session accepts chunks");
     }
+}
+
+/// Every log record of this test binary, so tests can check that no password was ever logged.
+pub fn captured_logs() -> String {
+    install_log_capture();
+    LOGS.lock().unwrap().clone()
+}
+
+static LOGS: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let line = format!(
+            "{} {}: {}\n",
+            record.level(),
+            record.target(),
+            record.args()
+        );
+        LOGS.lock().unwrap().push_str(&line);
+    }
+    fn flush(&self) {}
+}
+
+/// Called by every helper that starts a session, so all of them log into the capture.
+pub fn install_log_capture() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_boxed_logger(Box::new(Capture)).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+/// The icecream CLI binary built with these tests.
+pub fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_icecream"))
 }
