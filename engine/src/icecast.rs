@@ -66,7 +66,7 @@ pub enum IcecastError {
     NowPlayingUnsupported { format: &'static str },
     #[error(
         "The server took the title but does not show it on this {format} mount (Icecast 2.4 shows \
-         titles set during a broadcast only on MP3 mounts). Use an MP3 mount to show titles."
+         titles set during a broadcast only on MP3 and Ogg Vorbis mounts). Use one of those to show titles."
     )]
     NowPlayingNotShown { format: &'static str },
 }

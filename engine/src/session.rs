@@ -123,6 +123,12 @@ impl Session {
         }
     }
 
+    /// A handle for pushing chunks from another task; the broadcast's input ends only when every
+    /// sender is gone and Stop was pressed.
+    pub fn sender(&self) -> mpsc::Sender<Vec<u8>> {
+        self.tx.clone().expect("a running session has its sender")
+    }
+
     pub fn status(&self) -> watch::Receiver<Status> {
         self.status.clone()
     }

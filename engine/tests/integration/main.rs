@@ -3,5 +3,6 @@
 
 mod errors;
 mod formats;
+mod metadata;
 mod stop;
 mod support;
