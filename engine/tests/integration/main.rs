@@ -1,8 +1,10 @@
 //! Integration tests: the engine against a real Icecast (Debian icecast2) and a real ffmpeg, fed
 //! with the real recorder output in shared/corpus.
 
+mod cli;
 mod errors;
 mod formats;
 mod metadata;
+mod secrets;
 mod stop;
 mod support;
