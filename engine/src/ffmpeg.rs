@@ -35,11 +35,7 @@ pub struct Ffmpeg {
     pub path: PathBuf,
 }
 
-const EXE: &str = if cfg!(windows) {
-    "ffmpeg.exe"
-} else {
-    "ffmpeg"
-};
+const EXE: &str = if cfg!(windows) { "ffmpeg.exe" } else { "ffmpeg" };
 
 impl Ffmpeg {
     /// A bundled sidecar beside our executable first (what the installers ship on Windows and
@@ -51,10 +47,7 @@ impl Ffmpeg {
         Ffmpeg::locate_in(exe_dir.as_deref(), std::env::var_os("PATH"))
     }
 
-    pub fn locate_in(
-        exe_dir: Option<&Path>,
-        path_var: Option<OsString>,
-    ) -> Result<Ffmpeg, FfmpegError> {
+    pub fn locate_in(exe_dir: Option<&Path>, path_var: Option<OsString>) -> Result<Ffmpeg, FfmpegError> {
         if let Some(dir) = exe_dir {
             let sidecar = dir.join(EXE);
             if sidecar.is_file() {
@@ -205,8 +198,7 @@ fn explain_failure(tail: &VecDeque<String>, status: std::process::ExitStatus) ->
         return "the recorder's stream is damaged and could not be read.".into();
     }
     if all.contains("Unknown encoder") || all.contains("Encoder not found") {
-        return "this ffmpeg lacks an encoder the format needs. Install a full ffmpeg build."
-            .into();
+        return "this ffmpeg lacks an encoder the format needs. Install a full ffmpeg build.".into();
     }
     match tail.iter().rev().find(|l| !l.trim().is_empty()) {
         Some(last) => format!("{} ({status}).", last.trim()),
@@ -223,12 +215,7 @@ pub const OGG_PAGE_US: u32 = 200_000;
 
 /// ffmpeg's arguments to turn the recorder's `input` into the mount's format on stdout.
 /// `realtime` paces reading at the media's own speed (for playing a finished file live).
-pub fn args(
-    format: MountFormat,
-    input: Container,
-    enc: &EncodingSettings,
-    realtime: bool,
-) -> Vec<String> {
+pub fn args(format: MountFormat, input: Container, enc: &EncodingSettings, realtime: bool) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
         .map(String::from)
         .to_vec();
@@ -364,11 +351,8 @@ mod tests {
     #[test]
     fn missing_ffmpeg_is_reported_with_install_commands() {
         let empty = tempfile::tempdir().unwrap();
-        let err = Ffmpeg::locate_in(
-            Some(empty.path()),
-            Some(empty.path().as_os_str().to_owned()),
-        )
-        .unwrap_err();
+        let err =
+            Ffmpeg::locate_in(Some(empty.path()), Some(empty.path().as_os_str().to_owned())).unwrap_err();
         let msg = err.to_string();
         for needle in [
             "apt install ffmpeg",

@@ -86,13 +86,10 @@ impl MountFormat {
 impl std::str::FromStr for MountFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        MountFormat::ALL
-            .into_iter()
-            .find(|f| f.id() == s)
-            .ok_or_else(|| {
-                let ids: Vec<_> = MountFormat::ALL.iter().map(|f| f.id()).collect();
-                format!("unknown format \"{s}\"; choose one of {}", ids.join(", "))
-            })
+        MountFormat::ALL.into_iter().find(|f| f.id() == s).ok_or_else(|| {
+            let ids: Vec<_> = MountFormat::ALL.iter().map(|f| f.id()).collect();
+            format!("unknown format \"{s}\"; choose one of {}", ids.join(", "))
+        })
     }
 }
 
@@ -182,10 +179,7 @@ mod tests {
 
     #[test]
     fn sniffs_ebml_and_ftyp() {
-        assert_eq!(
-            sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]),
-            Some(Container::Webm)
-        );
+        assert_eq!(sniff(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Some(Container::Webm));
         assert_eq!(sniff(b"\0\0\0\x18ftypiso5"), Some(Container::Mp4));
         assert_eq!(sniff(b"RIFF....WAVE"), None);
     }
@@ -204,10 +198,7 @@ mod tests {
     fn ids_round_trip() {
         for f in MountFormat::ALL {
             assert_eq!(f.id().parse::<MountFormat>().unwrap(), f);
-            assert_eq!(
-                serde_json::to_string(&f).unwrap(),
-                format!("\"{}\"", f.id())
-            );
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{}\"", f.id()));
         }
     }
 }

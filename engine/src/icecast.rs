@@ -21,9 +21,7 @@ pub enum IcecastError {
         "Nothing is accepting connections at {server}. Check the host and port, and that Icecast is running."
     )]
     Refused { server: String },
-    #[error(
-        "The server at {server} did not answer in time. Check the host and port, and your network."
-    )]
+    #[error("The server at {server} did not answer in time. Check the host and port, and your network.")]
     TimedOut { server: String },
     #[error("The connection to {server} failed: {reason}.")]
     Network { server: String, reason: String },
@@ -55,9 +53,7 @@ pub enum IcecastError {
     NotIcecast { server: String, answer: String },
     #[error("The connection to the server was lost: {reason}.")]
     ConnectionLost { reason: String },
-    #[error(
-        "Nothing is streaming to {mount} right now, so its title cannot be changed. Go live first."
-    )]
+    #[error("Nothing is streaming to {mount} right now, so its title cannot be changed. Go live first.")]
     NotLive { mount: String },
     #[error(
         "Now playing can't be shown on {format} mounts: the format has no place for titles. Use an MP3 \
@@ -283,11 +279,7 @@ pub async fn connect_source(
         401 => Err(IcecastError::WrongPassword),
         403 => {
             let body = net::read_body(&mut conn, &head, 4096, Duration::from_secs(2)).await;
-            Err(classify_403(
-                target,
-                headers,
-                &String::from_utf8_lossy(&body),
-            ))
+            Err(classify_403(target, headers, &String::from_utf8_lossy(&body)))
         }
         _ => Err(IcecastError::NotIcecast {
             server: ep.authority(),
@@ -470,11 +462,7 @@ pub async fn set_now_playing(
 }
 
 /// Sends the admin `updinfo` request for the title, without reading back.
-pub async fn update_metadata(
-    target: &Target,
-    format: MountFormat,
-    title: &str,
-) -> Result<(), IcecastError> {
+pub async fn update_metadata(target: &Target, format: MountFormat, title: &str) -> Result<(), IcecastError> {
     if !format.supports_now_playing() {
         return Err(IcecastError::NowPlayingUnsupported {
             format: format.label(),
@@ -558,9 +546,7 @@ pub fn mount_status(status: &serde_json::Value, mount: &str) -> Option<MountStat
     let s = sources.into_iter().find(|s| {
         s.get("listenurl")
             .and_then(|u| u.as_str())
-            .is_some_and(|u| {
-                u.ends_with(mount) && u[..u.len() - mount.len()].matches('/').count() == 2
-            })
+            .is_some_and(|u| u.ends_with(mount) && u[..u.len() - mount.len()].matches('/').count() == 2)
     })?;
     let text = |k: &str| {
         s.get(k).map(|v| match v {
@@ -597,10 +583,7 @@ mod tests {
 
     #[test]
     fn latin1_where_possible() {
-        assert_eq!(
-            header_value_bytes("Café"),
-            (vec![b'C', b'a', b'f', 0xE9], true)
-        );
+        assert_eq!(header_value_bytes("Café"), (vec![b'C', b'a', b'f', 0xE9], true));
         assert!(!header_value_bytes("東京").1);
     }
 
@@ -637,7 +620,8 @@ mod tests {
 
     #[test]
     fn finds_mount_in_one_or_many_sources() {
-        let one = serde_json::json!({"icestats": {"source": {"listenurl": "http://h:1/live", "listeners": 2}}});
+        let one =
+            serde_json::json!({"icestats": {"source": {"listenurl": "http://h:1/live", "listeners": 2}}});
         assert_eq!(mount_status(&one, "/live").unwrap().listeners, 2);
         let many = serde_json::json!({"icestats": {"source": [
             {"listenurl": "http://h:1/other/live", "listeners": 1},

@@ -12,9 +12,7 @@ use crate::session::{Session, SessionError};
 pub enum InputError {
     #[error("The input {path} could not be read: {reason}.")]
     Read { path: PathBuf, reason: String },
-    #[error(
-        "The chunk folder {path} has no chunks.tsv (index, ms, bytes) or chunk-NNNNN.bin files."
-    )]
+    #[error("The chunk folder {path} has no chunks.tsv (index, ms, bytes) or chunk-NNNNN.bin files.")]
     NotAChunkFolder { path: PathBuf },
     #[error("chunks.tsv in {path} is damaged at line {line}: expected index, ms and bytes.")]
     BadIndex { path: PathBuf, line: usize },
@@ -32,9 +30,8 @@ pub struct ChunkEntry {
 /// Reads a chunk folder's index, in order.
 pub fn chunk_folder(dir: &Path) -> Result<Vec<ChunkEntry>, InputError> {
     let tsv = dir.join("chunks.tsv");
-    let text = std::fs::read_to_string(&tsv).map_err(|_| InputError::NotAChunkFolder {
-        path: dir.to_owned(),
-    })?;
+    let text =
+        std::fs::read_to_string(&tsv).map_err(|_| InputError::NotAChunkFolder { path: dir.to_owned() })?;
     let mut entries = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -53,9 +50,7 @@ pub fn chunk_folder(dir: &Path) -> Result<Vec<ChunkEntry>, InputError> {
         });
     }
     if entries.is_empty() {
-        return Err(InputError::NotAChunkFolder {
-            path: dir.to_owned(),
-        });
+        return Err(InputError::NotAChunkFolder { path: dir.to_owned() });
     }
     Ok(entries)
 }
@@ -100,10 +95,7 @@ pub async fn pump_reader(
     let mut total = 0;
     loop {
         let mut buf = vec![0u8; 64 * 1024];
-        let n = reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| read_err(name, &e))?;
+        let n = reader.read(&mut buf).await.map_err(|e| read_err(name, &e))?;
         if n == 0 {
             return Ok(total);
         }

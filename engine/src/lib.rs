@@ -2,6 +2,7 @@
 //! dependency. The desktop app and the `icecream` CLI are both thin layers over it.
 
 pub mod ffmpeg;
+pub mod fmp4;
 pub mod format;
 pub mod icecast;
 pub mod input;
@@ -27,9 +28,7 @@ pub fn plain_io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         NotFound => "it does not exist".into(),
         PermissionDenied => "permission denied".into(),
-        ConnectionReset | ConnectionAborted | BrokenPipe => {
-            "the other side closed the connection".into()
-        }
+        ConnectionReset | ConnectionAborted | BrokenPipe => "the other side closed the connection".into(),
         TimedOut => "it timed out".into(),
         StorageFull => "the disk is full".into(),
         _ => {

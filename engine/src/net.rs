@@ -61,11 +61,7 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 }
 
 pub async fn connect(ep: &Endpoint) -> Result<Conn, IcecastError> {
-    let host = ep
-        .host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let host = ep.host.trim_start_matches('[').trim_end_matches(']').to_string();
     let addrs: Vec<_> = match tokio::time::timeout(
         CONNECT_TIMEOUT,
         tokio::net::lookup_host((host.as_str(), ep.port)),
@@ -114,15 +110,18 @@ pub async fn connect(ep: &Endpoint) -> Result<Conn, IcecastError> {
     if !ep.tls {
         return Ok(Box::new(tcp));
     }
-    let name =
-        rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| IcecastError::Tls {
-            host: ep.host.clone(),
-            reason: "the host name is not valid for TLS".into(),
-        })?;
+    let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| IcecastError::Tls {
+        host: ep.host.clone(),
+        reason: "the host name is not valid for TLS".into(),
+    })?;
     let connector = tokio_rustls::TlsConnector::from(tls_config());
     match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-        Err(_) => Err(IcecastError::TimedOut {
-            server: ep.authority(),
+        // A plain HTTP server (Icecast included) waits silently for a request it never gets.
+        Err(_) => Err(IcecastError::Tls {
+            host: ep.host.clone(),
+            reason: "the server did not answer the secure handshake, so it probably does not use TLS on \
+                     this port"
+                .into(),
         }),
         Ok(Err(e)) => Err(IcecastError::Tls {
             host: ep.host.clone(),

@@ -19,11 +19,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "<empty>"
-        } else {
-            "<hidden>"
-        })
+        f.write_str(if self.0.is_empty() { "<empty>" } else { "<hidden>" })
     }
 }
 

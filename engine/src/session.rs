@@ -166,9 +166,7 @@ impl Session {
 }
 
 /// Collects the first bytes until the container can be told. None: the input ended empty.
-async fn sniff_input(
-    rx: &mut mpsc::Receiver<Vec<u8>>,
-) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
+async fn sniff_input(rx: &mut mpsc::Receiver<Vec<u8>>) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
     let mut head = Vec::new();
     while head.len() < format::SNIFF_LEN {
         match rx.recv().await {
@@ -235,10 +233,12 @@ async fn run(
         target.clone(),
         opts.listener_poll,
     ));
+    let repair = (container == Container::Mp4).then(crate::fmp4::Fmp4Repair::new);
     let feed = tokio::spawn(feed(
         proc.stdin.take().expect("stdin is piped"),
         head,
         rx,
+        repair,
         counters.clone(),
     ));
     let format = settings.encoding.format;
@@ -258,24 +258,41 @@ async fn run(
 }
 
 /// Recorder chunks into ffmpeg until the queue closes; closing stdin tells ffmpeg to finish.
+/// MP4 from WebKit goes through the fragment repair on the way.
 async fn feed(
     mut stdin: tokio::process::ChildStdin,
     head: Vec<u8>,
     mut rx: mpsc::Receiver<Vec<u8>>,
+    mut repair: Option<crate::fmp4::Fmp4Repair>,
     counters: Arc<Counters>,
 ) {
-    counters
-        .bytes_in
-        .fetch_add(head.len() as u64, Ordering::Relaxed);
-    if stdin.write_all(&head).await.is_err() {
-        return;
-    }
-    while let Some(chunk) = rx.recv().await {
-        counters
-            .bytes_in
-            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    let mut head = Some(head);
+    loop {
+        let chunk = match head.take() {
+            Some(h) => h,
+            None => match rx.recv().await {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let bytes = match &mut repair {
+            Some(r) => r.push(&chunk),
+            None => chunk,
+        };
         // A write error means ffmpeg has gone; its exit status says why.
-        if stdin.write_all(&chunk).await.is_err() {
+        if stdin.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+    if let Some(r) = &mut repair {
+        if r.dropped > 0 {
+            log::info!(
+                "dropped {} repeated MP4 fragment header(s) from the recorder",
+                r.dropped
+            );
+        }
+        if stdin.write_all(&r.finish()).await.is_err() {
             return;
         }
     }
@@ -374,10 +391,7 @@ async fn report_stats(
         };
         let listeners = *listeners_rx.borrow_and_update();
         status.send_modify(|s| {
-            s.uptime_secs = counters
-                .live_since
-                .get()
-                .map_or(0, |t| t.elapsed().as_secs());
+            s.uptime_secs = counters.live_since.get().map_or(0, |t| t.elapsed().as_secs());
             s.bytes_sent = sent;
             s.bitrate_kbps = kbps;
             if listeners.is_some() {

@@ -207,8 +207,7 @@ impl Settings {
     /// Checks everything and reports every problem at once, in words a person can act on.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut problems = Vec::new();
-        let mut add =
-            |field: &'static str, message: String| problems.push(Problem { field, message });
+        let mut add = |field: &'static str, message: String| problems.push(Problem { field, message });
         let s = &self.server;
 
         let host = s.host.trim();
@@ -220,8 +219,7 @@ impl Settings {
         } else if host.contains("://") {
             add(
                 "host",
-                "Enter only the host name, without http:// or https:// (TLS is its own switch)."
-                    .into(),
+                "Enter only the host name, without http:// or https:// (TLS is its own switch).".into(),
             );
         } else if host
             .chars()
@@ -236,10 +234,7 @@ impl Settings {
         if s.port == 0 || s.port > 65535 {
             add(
                 "port",
-                format!(
-                    "The port must be a number from 1 to 65535 (it is {}).",
-                    s.port
-                ),
+                format!("The port must be a number from 1 to 65535 (it is {}).", s.port),
             );
         }
         if s.username.is_empty() {
@@ -289,17 +284,14 @@ impl Settings {
         }
 
         let e = &self.encoding;
-        let mut range =
-            |field: &'static str, label: &str, unit: &str, value: u32, (lo, hi): (u32, u32)| {
-                if value < lo || value > hi {
-                    add(
-                        field,
-                        format!(
-                            "The {label} must be from {lo} to {hi}{unit} (it is {value}{unit})."
-                        ),
-                    );
-                }
-            };
+        let mut range = |field: &'static str, label: &str, unit: &str, value: u32, (lo, hi): (u32, u32)| {
+            if value < lo || value > hi {
+                add(
+                    field,
+                    format!("The {label} must be from {lo} to {hi}{unit} (it is {value}{unit})."),
+                );
+            }
+        };
         range(
             "audio_bitrate_kbps",
             "audio bitrate",
@@ -353,10 +345,7 @@ fn mount_problem(mount: &str, per_user: bool) -> Option<String> {
     if mount.len() > 200 {
         return Some(format!("{what} is too long (at most 200 characters)."));
     }
-    if mount.ends_with('/')
-        || mount.contains("//")
-        || mount.split('/').any(|p| p == ".." || p == ".")
-    {
+    if mount.ends_with('/') || mount.contains("//") || mount.split('/').any(|p| p == ".." || p == ".") {
         return Some(format!(
             "{what} \"{}\" is not a valid path: no empty, . or .. parts.",
             printable(mount)
@@ -436,9 +425,7 @@ mod tests {
     fn host_with_scheme_gets_a_hint() {
         let mut s = good();
         s.server.host = "http://example.org".into();
-        assert!(s.validate().unwrap_err().0[0]
-            .message
-            .contains("without http://"));
+        assert!(s.validate().unwrap_err().0[0].message.contains("without http://"));
     }
 
     #[test]

@@ -102,10 +102,7 @@ mod tests {
             bitrate_kbps: 127.6,
             listeners: Some(3),
         };
-        assert_eq!(
-            s.line(),
-            "LIVE 01:02:03 · 1.2 MB sent · 128 kbps · 3 listeners"
-        );
+        assert_eq!(s.line(), "LIVE 01:02:03 · 1.2 MB sent · 128 kbps · 3 listeners");
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["state"], "live");
         assert_eq!(json["listeners"], 3);

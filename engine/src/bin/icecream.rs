@@ -303,16 +303,12 @@ async fn stream(args: StreamArgs) -> Result<(), String> {
     };
     let fed = async {
         match &source {
-            Source::Chunks(entries) => {
-                input::replay_chunks(&session, entries, !args.fast, |_| {}).await
-            }
+            Source::Chunks(entries) => input::replay_chunks(&session, entries, !args.fast, |_| {}).await,
             Source::File(path) => {
-                let f = tokio::fs::File::open(path)
-                    .await
-                    .map_err(|e| InputError::Read {
-                        path: path.clone(),
-                        reason: icecream_engine::plain_io_reason(&e),
-                    })?;
+                let f = tokio::fs::File::open(path).await.map_err(|e| InputError::Read {
+                    path: path.clone(),
+                    reason: icecream_engine::plain_io_reason(&e),
+                })?;
                 input::pump_reader(&session, f, path).await
             }
             Source::Stdin => {

@@ -70,15 +70,11 @@ async fn test_connection_names_what_failed() {
         t.contains("✗ The server refused the username or password."),
         "{t}"
     );
-    assert!(
-        t.contains("– Not checked: the login did not succeed."),
-        "{t}"
-    );
+    assert!(t.contains("– Not checked: the login did not succeed."), "{t}");
 
     let chunks = corpus_chunks("webm-opus-audio-250ms");
     let busy =
-        icecream_engine::Session::start(ice.settings("/taken", MountFormat::WebmAudio), options())
-            .unwrap();
+        icecream_engine::Session::start(ice.settings("/taken", MountFormat::WebmAudio), options()).unwrap();
     push_until_live(&busy, &chunks).await;
     let t = text(&run(&ice.source_password, "/taken"));
     assert!(t.contains("✓ The username and password are right."), "{t}");

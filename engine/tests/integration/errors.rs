@@ -109,10 +109,7 @@ async fn random_bytes_are_not_media() {
         started.elapsed() < Duration::from_secs(5),
         "the error comes within a few seconds"
     );
-    assert!(
-        ice.wait_mount("/noise", false).await,
-        "no mount is left behind"
-    );
+    assert!(ice.wait_mount("/noise", false).await, "no mount is left behind");
 }
 
 #[tokio::test]
@@ -121,11 +118,7 @@ async fn damaged_webm_is_reported_and_the_next_session_works() {
     let mut damaged = vec![0x1A, 0x45, 0xDF, 0xA3];
     damaged.extend(std::iter::repeat_n(0xFFu8, 32 * 1024));
     assert_eq!(
-        failure(
-            ice.settings("/damaged", MountFormat::WebmAudio),
-            vec![damaged]
-        )
-        .await,
+        failure(ice.settings("/damaged", MountFormat::WebmAudio), vec![damaged]).await,
         "The encoder (ffmpeg) failed: the recorder's stream is damaged and could not be read."
     );
     let chunks = corpus_chunks("webm-opus-audio-250ms");
@@ -176,5 +169,18 @@ async fn ffmpeg_absent_from_path() {
         "icecream: ffmpeg was not found. Icecream needs it to encode the stream. Install it, then try again: \
          Debian/Ubuntu: sudo apt install ffmpeg · Fedora: sudo dnf install ffmpeg · macOS: brew install ffmpeg · \
          Windows: winget install ffmpeg"
+    );
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_http_port() {
+    let ice = Icecast::start().await;
+    let mut s = ice.settings("/tls", MountFormat::WebmAudio);
+    s.server.tls = true;
+    assert_eq!(
+        failure(s, vec![]).await,
+        "A secure (TLS) connection to 127.0.0.1 could not be made: the server did not answer the secure \
+         handshake, so it probably does not use TLS on this port. Check that the server uses TLS on this port, \
+         or turn TLS off."
     );
 }

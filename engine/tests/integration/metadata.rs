@@ -19,10 +19,7 @@ async fn icy_title(ice: &Icecast, mount: &str) -> Option<String> {
         ep.authority()
     );
     conn.write_all(req.as_bytes()).await.unwrap();
-    let head = icecream_engine::net::read_head(&mut conn)
-        .await
-        .unwrap()
-        .unwrap();
+    let head = icecream_engine::net::read_head(&mut conn).await.unwrap().unwrap();
     let metaint: usize = head
         .header("icy-metaint")
         .expect("ICY metadata offered")
@@ -90,10 +87,7 @@ async fn utf8_title_reads_back_exactly_on_an_mp3_mount() {
         .await
         .unwrap();
     assert_eq!(shown.shown_as, None, "status-json shows the title exactly");
-    assert_eq!(
-        ice.mount("/np.mp3").await.unwrap().title.as_deref(),
-        Some(TITLE)
-    );
+    assert_eq!(ice.mount("/np.mp3").await.unwrap().title.as_deref(), Some(TITLE));
     assert_eq!(
         icy_title(&ice, "/np.mp3").await.as_deref(),
         Some(TITLE),
@@ -115,10 +109,7 @@ async fn latin1_mount_gets_plain_advice() {
     let shown = icecast::set_now_playing(&target, MountFormat::Mp3, TITLE)
         .await
         .unwrap();
-    assert_eq!(
-        shown.shown_as.as_deref(),
-        Some("Café &#8211; &#26481;&#20140;")
-    );
+    assert_eq!(shown.shown_as.as_deref(), Some("Café &#8211; &#26481;&#20140;"));
     assert_eq!(
         shown.advice().unwrap(),
         "The server shows the title as \"Café &#8211; &#26481;&#20140;\": it stores titles as Latin-1 on this mount. \
@@ -140,10 +131,7 @@ async fn ogg_vorbis_title_reads_back_exactly() {
         .await
         .unwrap();
     assert_eq!(shown.shown_as, None);
-    assert_eq!(
-        ice.mount("/np.ogg").await.unwrap().title.as_deref(),
-        Some(TITLE)
-    );
+    assert_eq!(ice.mount("/np.ogg").await.unwrap().title.as_deref(), Some(TITLE));
     session.stop().await;
 }
 
@@ -174,7 +162,10 @@ async fn title_on_a_mount_that_is_not_live() {
     let ice = Icecast::start().await;
     let target = Target::from_settings(&ice.settings("/nobody.mp3", MountFormat::Mp3));
     assert_eq!(
-        icecast::set_now_playing(&target, MountFormat::Mp3, "x").await.unwrap_err().to_string(),
+        icecast::set_now_playing(&target, MountFormat::Mp3, "x")
+            .await
+            .unwrap_err()
+            .to_string(),
         "Nothing is streaming to /nobody.mp3 right now, so its title cannot be changed. Go live first."
     );
 }

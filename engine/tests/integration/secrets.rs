@@ -35,8 +35,7 @@ fn children(pid: u32) -> Vec<u32> {
 async fn password_is_not_in_ffmpeg_argv_nor_in_logs() {
     let ice = Icecast::start().await;
     let chunks = corpus_chunks("webm-vp8-opus-250ms");
-    let session =
-        Session::start(ice.settings("/secret", MountFormat::WebmVideo), options()).unwrap();
+    let session = Session::start(ice.settings("/secret", MountFormat::WebmVideo), options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
     let pid = session.ffmpeg_pid().expect("ffmpeg runs while live");
     let argv = cmdline(pid);
@@ -84,10 +83,7 @@ async fn password_is_not_in_the_cli_its_ffmpeg_or_its_output() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
-    assert!(
-        ice.wait_mount("/cli-secret", true).await,
-        "the CLI goes live"
-    );
+    assert!(ice.wait_mount("/cli-secret", true).await, "the CLI goes live");
     let mut seen = vec![cmdline(pid)];
     // The encoder is a child of the CLI; give it a moment to appear.
     let mut kids = vec![];
@@ -104,10 +100,7 @@ async fn password_is_not_in_the_cli_its_ffmpeg_or_its_output() {
         "found the encoder: {seen:?}"
     );
     for argv in &seen {
-        assert!(
-            !argv.contains(&ice.source_password),
-            "password in argv: {argv}"
-        );
+        assert!(!argv.contains(&ice.source_password), "password in argv: {argv}");
     }
     // Ctrl-C stops cleanly.
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
@@ -121,14 +114,8 @@ async fn password_is_not_in_the_cli_its_ffmpeg_or_its_output() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("Stopped. Everything recorded was sent."),
-        "{text}"
-    );
-    assert!(
-        text.contains("ffmpeg"),
-        "verbose output was captured: {text}"
-    );
+    assert!(text.contains("Stopped. Everything recorded was sent."), "{text}");
+    assert!(text.contains("ffmpeg"), "verbose output was captured: {text}");
     assert!(
         !text.contains(&ice.source_password),
         "password in the CLI's output:\n{text}"

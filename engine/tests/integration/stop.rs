@@ -24,11 +24,7 @@ async fn stop_mid_stream(format: MountFormat, corpus_name: &str, fed: usize) {
 
     let dir = tempfile::tempdir().unwrap();
     let fed_file = save(dir.path(), "fed.webm", &chunks[..fed].concat());
-    let got_file = save(
-        dir.path(),
-        &format!("got.{}", format.extension()),
-        &received,
-    );
+    let got_file = save(dir.path(), &format!("got.{}", format.extension()), &received);
     let (fed_end, got_end) = (audio_end(&fed_file), audio_end(&got_file));
     assert!(
         fed_end > 5.0,

@@ -234,8 +234,7 @@ impl Listener {
         assert_eq!(head.status, 200, "listener was refused: {head:?}");
         let task = tokio::spawn(async move {
             let mut body = Vec::new();
-            let _ =
-                tokio::time::timeout(Duration::from_secs(90), conn.read_to_end(&mut body)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(90), conn.read_to_end(&mut body)).await;
             body
         });
         Listener { task }
@@ -281,10 +280,7 @@ pub fn options() -> SessionOptions {
 pub async fn push_until_live(session: &Session, chunks: &[Vec<u8>]) -> usize {
     let mut rx = session.status();
     for (i, c) in chunks.iter().enumerate() {
-        session
-            .push(c.clone())
-            .await
-            .expect("session accepts chunks");
+        session.push(c.clone()).await.expect("session accepts chunks");
         let waited = tokio::time::timeout(
             Duration::from_millis(300),
             rx.wait_for(|s| s.state != icecream_engine::State::Connecting),
@@ -292,11 +288,7 @@ pub async fn push_until_live(session: &Session, chunks: &[Vec<u8>]) -> usize {
         .await;
         if let Ok(state) = waited {
             let state = state.unwrap().state.clone();
-            assert_eq!(
-                state,
-                icecream_engine::State::Live,
-                "session did not go live"
-            );
+            assert_eq!(state, icecream_engine::State::Live, "session did not go live");
             return i + 1;
         }
     }
@@ -376,10 +368,7 @@ pub fn audio_end(file: &Path) -> f64 {
 /// Pushes all chunks, without pacing.
 pub async fn push_all(session: &Session, chunks: &[Vec<u8>]) {
     for c in chunks {
-        session
-            .push(c.clone())
-            .await
-            .expect("session accepts chunks");
+        session.push(c.clone()).await.expect("session accepts chunks");
     }
 }
 
@@ -398,12 +387,7 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, record: &log::Record) {
-        let line = format!(
-            "{} {}: {}\n",
-            record.level(),
-            record.target(),
-            record.args()
-        );
+        let line = format!("{} {}: {}\n", record.level(), record.target(), record.args());
         LOGS.lock().unwrap().push_str(&line);
     }
     fn flush(&self) {}
