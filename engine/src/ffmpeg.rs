@@ -216,29 +216,28 @@ pub const OGG_PAGE_US: u32 = 200_000;
 /// ffmpeg's arguments to turn the recorder's `input` into the mount's format on stdout.
 /// `realtime` paces reading at the media's own speed (for playing a finished file live).
 pub fn args(format: MountFormat, input: Container, enc: &EncodingSettings, realtime: bool) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "warning"]
-        .map(String::from)
-        .to_vec();
+    let mut a = Args::default();
+    a.push(["-hide_banner", "-nostdin", "-loglevel", "warning"]);
     if realtime {
-        a.push("-re".into());
+        a.push(["-re"]);
     }
     // Probe as little as possible: the recorder's header already describes every stream, and
     // ffmpeg's default probing holds back the first output for over two seconds.
-    a.extend(["-probesize", "32", "-analyzeduration", "0", "-i", "pipe:0"].map(String::from));
+    a.push(["-probesize", "32", "-analyzeduration", "0", "-i", "pipe:0"]);
     let abr = format!("{}k", enc.audio_bitrate_kbps);
-    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+    let opus = ["-c:a", "libopus", "-b:a", &abr, "-ar", "48000"];
     // Chromium records Opus in WebM; WebKit records AAC in MP4. Opus passes through untouched where
     // the mount can carry it; anything else is encoded once.
     let opus_in = input == Container::Webm;
     match format {
         MountFormat::WebmVideo => {
-            push(&["-map", "0:v:0?", "-map", "0:a:0?"]);
-            if input == Container::Webm {
-                push(&["-c", "copy"]);
+            a.push(["-map", "0:v:0?", "-map", "0:a:0?"]);
+            if opus_in {
+                a.push(["-c", "copy"]);
             } else {
                 let vbr = format!("{}k", enc.video_bitrate_kbps);
                 let gop = enc.fps.max(1).to_string();
-                push(&[
+                a.push([
                     "-c:v",
                     "libvpx",
                     "-deadline",
@@ -247,51 +246,36 @@ pub fn args(format: MountFormat, input: Container, enc: &EncodingSettings, realt
                     "8",
                     "-b:v",
                     &vbr,
+                    "-g",
+                    &gop,
                 ]);
-                push(&["-g", &gop, "-c:a", "libopus", "-b:a", &abr, "-ar", "48000"]);
+                a.push(opus);
             }
-            push(&[
-                "-f",
-                "webm",
-                "-live",
-                "1",
-                "-cluster_time_limit",
-                &VIDEO_CLUSTER_MS.to_string(),
-            ]);
+            a.webm(VIDEO_CLUSTER_MS);
         }
         MountFormat::WebmAudio | MountFormat::OggOpus => {
-            push(&["-map", "0:a:0", "-vn"]);
+            a.push(["-map", "0:a:0", "-vn"]);
             if opus_in {
-                push(&["-c:a", "copy"]);
+                a.push(["-c:a", "copy"]);
             } else {
-                push(&["-c:a", "libopus", "-b:a", &abr, "-ar", "48000"]);
+                a.push(opus);
             }
             if format == MountFormat::WebmAudio {
-                push(&[
-                    "-f",
-                    "webm",
-                    "-live",
-                    "1",
-                    "-cluster_time_limit",
-                    &AUDIO_CLUSTER_MS.to_string(),
-                ]);
+                a.webm(AUDIO_CLUSTER_MS);
             } else {
-                push(&["-f", "ogg", "-page_duration", &OGG_PAGE_US.to_string()]);
+                a.ogg();
             }
         }
         MountFormat::OggVorbis => {
-            push(&["-map", "0:a:0", "-vn", "-c:a", "libvorbis", "-b:a", &abr]);
-            push(&["-f", "ogg", "-page_duration", &OGG_PAGE_US.to_string()]);
+            a.push(["-map", "0:a:0", "-vn", "-c:a", "libvorbis", "-b:a", &abr]);
+            a.ogg();
         }
         MountFormat::Mp3 => {
-            // No Xing/ID3 headers: a listener joins mid-stream, where they would be meaningless.
             // Trailing silence long enough to fill Icecast's last 1400-byte block (see
             // MountFormat::end_padding), so that listeners get all of the real audio.
-            let pad = format!(
-                "apad=pad_dur={:.2}",
-                (2048.0 * 8.0 / (enc.audio_bitrate_kbps as f64 * 1000.0)).max(0.1)
-            );
-            push(&[
+            let pad_secs = (2048.0 * 8.0 / (enc.audio_bitrate_kbps as f64 * 1000.0)).max(0.1);
+            let pad = format!("apad=pad_dur={pad_secs:.2}");
+            a.push([
                 "-map",
                 "0:a:0",
                 "-vn",
@@ -302,35 +286,58 @@ pub fn args(format: MountFormat, input: Container, enc: &EncodingSettings, realt
                 "-b:a",
                 &abr,
             ]);
-            push(&["-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+            // No Xing/ID3 headers: a listener joins mid-stream, where they would be meaningless.
+            a.push(["-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
         }
         MountFormat::Aac => {
-            push(&["-map", "0:a:0", "-vn"]);
+            a.push(["-map", "0:a:0", "-vn"]);
             if input == Container::Mp4 {
-                push(&["-c:a", "copy"]);
+                a.push(["-c:a", "copy"]);
             } else {
-                push(&["-c:a", "aac", "-b:a", &abr]);
+                a.push(["-c:a", "aac", "-b:a", &abr]);
             }
-            push(&["-f", "adts"]);
+            a.push(["-f", "adts"]);
         }
     }
-    a.extend(["-flush_packets", "1", "pipe:1"].map(String::from));
-    a
+    a.push(["-flush_packets", "1", "pipe:1"]);
+    a.0
+}
+
+#[derive(Default)]
+struct Args(Vec<String>);
+
+impl Args {
+    fn push<const N: usize>(&mut self, items: [&str; N]) {
+        self.0.extend(items.iter().map(|s| s.to_string()));
+    }
+
+    fn webm(&mut self, cluster_ms: u32) {
+        self.push([
+            "-f",
+            "webm",
+            "-live",
+            "1",
+            "-cluster_time_limit",
+            &cluster_ms.to_string(),
+        ]);
+    }
+
+    fn ogg(&mut self) {
+        self.push(["-f", "ogg", "-page_duration", &OGG_PAGE_US.to_string()]);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn joined(format: MountFormat, input: Container) -> String {
+        args(format, input, &EncodingSettings::default(), false).join(" ")
+    }
+
     #[test]
     fn webm_input_to_webm_mount_is_a_remux() {
-        let a = args(
-            MountFormat::WebmVideo,
-            Container::Webm,
-            &EncodingSettings::default(),
-            false,
-        );
-        let s = a.join(" ");
+        let s = joined(MountFormat::WebmVideo, Container::Webm);
         assert!(s.contains("-c copy"), "{s}");
         assert!(s.contains("-cluster_time_limit 1000"), "{s}");
         assert!(s.ends_with("pipe:1"));
@@ -338,13 +345,7 @@ mod tests {
 
     #[test]
     fn mp4_input_to_webm_is_transcoded() {
-        let s = args(
-            MountFormat::WebmVideo,
-            Container::Mp4,
-            &EncodingSettings::default(),
-            false,
-        )
-        .join(" ");
+        let s = joined(MountFormat::WebmVideo, Container::Mp4);
         assert!(s.contains("libvpx") && s.contains("libopus"), "{s}");
     }
 

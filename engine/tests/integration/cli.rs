@@ -14,19 +14,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn server_args(ice: &Icecast, mount: &str) -> Vec<String> {
-    [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &ice.port.to_string(),
-        "--mount",
-        mount,
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 #[tokio::test]
 async fn test_connection_passes_and_leaves_nothing_behind() {
     let ice = Icecast::start().await;

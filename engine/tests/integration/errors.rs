@@ -148,16 +148,9 @@ async fn ffmpeg_absent_from_path() {
     let ice = Icecast::start().await;
     let empty = tempfile::tempdir().unwrap();
     let out = cli()
-        .args([
-            "stream",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &ice.port.to_string(),
-            "--mount",
-            "/x",
-            "--input",
-        ])
+        .arg("stream")
+        .args(server_args(&ice, "/x"))
+        .arg("--input")
         .arg(corpus("webm-opus-audio-250ms"))
         .env("PATH", empty.path())
         .env("ICECREAM_PASSWORD", &ice.source_password)

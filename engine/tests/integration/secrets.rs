@@ -65,16 +65,8 @@ async fn password_is_not_in_ffmpeg_argv_nor_in_logs() {
 async fn password_is_not_in_the_cli_its_ffmpeg_or_its_output() {
     let ice = Icecast::start().await;
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_icecream"))
-        .args([
-            "-vv",
-            "stream",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &ice.port.to_string(),
-            "--mount",
-            "/cli-secret",
-        ])
+        .args(["-vv", "stream"])
+        .args(server_args(&ice, "/cli-secret"))
         .args(["--format", "mp3", "--input"])
         .arg(corpus("webm-opus-audio-250ms"))
         .env("ICECREAM_PASSWORD", &ice.source_password)

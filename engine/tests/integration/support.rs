@@ -302,21 +302,24 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-/// The codec names ffprobe finds, in stream order.
-pub fn codecs(file: &Path) -> Vec<String> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_name",
-            "-of",
-            "csv=p=0",
-        ])
+/// ffprobe's CSV answer for `entries` (of the streams picked by `select`, if any).
+fn ffprobe_csv(file: &Path, select: Option<&str>, entries: &str) -> String {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error"]);
+    if let Some(sel) = select {
+        cmd.args(["-select_streams", sel]);
+    }
+    let out = cmd
+        .args(["-show_entries", entries, "-of", "csv=p=0"])
         .arg(file)
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The codec names ffprobe finds, in stream order.
+pub fn codecs(file: &Path) -> Vec<String> {
+    ffprobe_csv(file, None, "stream=codec_name")
         .lines()
         .map(|l| l.trim().trim_end_matches(',').to_string())
         .filter(|l| !l.is_empty())
@@ -340,21 +343,7 @@ pub fn decode_errors(file: &Path) -> String {
 
 /// End time (pts + duration, seconds) of the last packet of the first audio stream.
 pub fn audio_end(file: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "a:0",
-            "-show_entries",
-            "packet=pts_time,duration_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
+    ffprobe_csv(file, Some("a:0"), "packet=pts_time,duration_time")
         .lines()
         .filter_map(|l| {
             let mut it = l.split(',');
@@ -400,6 +389,20 @@ pub fn install_log_capture() {
         log::set_boxed_logger(Box::new(Capture)).unwrap();
         log::set_max_level(log::LevelFilter::Trace);
     });
+}
+
+/// CLI flags that point at this server and a mount.
+pub fn server_args(ice: &Icecast, mount: &str) -> Vec<String> {
+    [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &ice.port.to_string(),
+        "--mount",
+        mount,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The icecream CLI binary built with these tests.
