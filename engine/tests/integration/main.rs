@@ -6,5 +6,6 @@ mod errors;
 mod formats;
 mod metadata;
 mod secrets;
+mod stats;
 mod stop;
 mod support;

@@ -8,29 +8,6 @@ use icecream_engine::{MountFormat, Session};
 
 use crate::support::*;
 
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-/// Child processes of `pid`, from /proc (each thread lists the children it spawned).
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return vec![];
-    };
-    tasks
-        .flatten()
-        .flat_map(|t| {
-            std::fs::read_to_string(t.path().join("children"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn password_is_not_in_ffmpeg_argv_nor_in_logs() {
     let ice = Icecast::start().await;
@@ -78,15 +55,8 @@ async fn password_is_not_in_the_cli_its_ffmpeg_or_its_output() {
     assert!(ice.wait_mount("/cli-secret", true).await, "the CLI goes live");
     let mut seen = vec![cmdline(pid)];
     // The encoder is a child of the CLI; give it a moment to appear.
-    let mut kids = vec![];
-    for _ in 0..50 {
-        kids = children(pid);
-        if !kids.is_empty() {
-            seen.extend(kids.iter().map(|k| cmdline(*k)));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let kids = wait_for_children(pid).await;
+    seen.extend(kids.iter().map(|k| cmdline(*k)));
     assert!(
         seen.iter().any(|c| c.contains("ffmpeg")),
         "found the encoder: {seen:?}"

@@ -28,6 +28,7 @@ pub struct IcecastOptions {
     /// Mounts that get a `<charset>`; Icecast otherwise assumes ISO-8859-1 for metadata.
     pub utf8_mounts: Vec<String>,
     pub source_timeout_secs: Option<u32>,
+    pub max_sources: Option<u32>,
 }
 
 fn free_port() -> u16 {
@@ -77,7 +78,7 @@ impl Icecast {
             r#"<icecast>
   <location>test</location><admin>test@localhost</admin>
   <limits>
-    <clients>100</clients><sources>20</sources><queue-size>1048576</queue-size>
+    <clients>100</clients><sources>{sources}</sources><queue-size>1048576</queue-size>
     <client-timeout>30</client-timeout><header-timeout>15</header-timeout>
     <source-timeout>{timeout}</source-timeout><burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size>
   </limits>
@@ -97,6 +98,7 @@ impl Icecast {
   <security><chroot>0</chroot></security>
 </icecast>"#,
             timeout = opts.source_timeout_secs.unwrap_or(10),
+            sources = opts.max_sources.unwrap_or(20),
             dir = dir.path().display(),
         );
         let conf = dir.path().join("icecast.xml");
@@ -408,4 +410,39 @@ pub fn server_args(ice: &Icecast, mount: &str) -> Vec<String> {
 /// The icecream CLI binary built with these tests.
 pub fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_icecream"))
+}
+
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Child processes of `pid`, from /proc (each thread lists the children it spawned).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return vec![];
+    };
+    tasks
+        .flatten()
+        .flat_map(|t| {
+            std::fs::read_to_string(t.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// The children of `pid` once it has started one (up to 2.5 s).
+pub async fn wait_for_children(pid: u32) -> Vec<u32> {
+    for _ in 0..50 {
+        let kids = children(pid);
+        if !kids.is_empty() {
+            return kids;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    vec![]
 }
