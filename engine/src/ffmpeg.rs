@@ -131,7 +131,12 @@ impl Ffmpeg {
         let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                log::warn!("ffmpeg[{}]: {line}", pid.unwrap_or(0));
+                // Minimal probing makes ffmpeg say this at every start; it is expected, not a problem.
+                if line.contains("not enough frames to estimate rate") {
+                    log::debug!("ffmpeg[{}]: {line}", pid.unwrap_or(0));
+                } else {
+                    log::warn!("ffmpeg[{}]: {line}", pid.unwrap_or(0));
+                }
                 let mut t = tail2.lock().expect("stderr tail lock");
                 if t.len() == STDERR_TAIL {
                     t.pop_front();
