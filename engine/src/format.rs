@@ -116,7 +116,10 @@ impl MountFormat {
 }
 
 /// Tells when the encoder's output has got past the stream header to media, i.e. when a listener
-/// joining now is served. Icecast drops a WebM listener that arrives before the first Cluster.
+/// joining now is served. Icecast drops a WebM listener that arrives before the first Cluster, and
+/// Icecast 2.4.4 corrupts an Ogg mount ("refbuf_release next not null", no title ever again) when
+/// a title arrives while it is still reading the codec headers: for Ogg, media starts at the first
+/// page past the headers (granule position not 0).
 #[derive(Debug)]
 pub struct MediaStart {
     format: MountFormat,
@@ -138,17 +141,27 @@ impl MediaStart {
         if self.started {
             return true;
         }
-        if !matches!(self.format, MountFormat::WebmVideo | MountFormat::WebmAudio) {
-            self.started = !bytes.is_empty();
-            return self.started;
-        }
-        // Keep 3 bytes of the previous read: the ID may straddle two reads.
+        // What must be seen, and how many bytes of a read to keep because it may straddle two reads.
+        let (found, keep): (fn(&[u8]) -> bool, usize) = match self.format {
+            MountFormat::WebmVideo | MountFormat::WebmAudio => (|b| b.windows(4).any(|w| w == CLUSTER_ID), 3),
+            MountFormat::OggOpus | MountFormat::OggVorbis => (has_ogg_media_page, OGG_PAGE_HEAD - 1),
+            MountFormat::Mp3 | MountFormat::Aac => (|b| !b.is_empty(), 0),
+        };
         self.tail.extend_from_slice(bytes);
-        self.started = self.tail.windows(4).any(|w| w == CLUSTER_ID);
-        let keep = self.tail.len().min(3);
+        self.started = found(&self.tail);
+        let keep = self.tail.len().min(keep);
         self.tail.drain(..self.tail.len() - keep);
         self.started
     }
+}
+
+/// Bytes of an Ogg page header up to and including the granule position.
+const OGG_PAGE_HEAD: usize = 14;
+
+fn has_ogg_media_page(bytes: &[u8]) -> bool {
+    bytes
+        .windows(OGG_PAGE_HEAD)
+        .any(|w| w.starts_with(b"OggS") && w[4] == 0 && u64::from_le_bytes(w[6..14].try_into().unwrap()) != 0)
 }
 
 /// The container the recorder produced, known from its first bytes rather than a mime string.
@@ -189,6 +202,12 @@ mod tests {
         let mut m = MediaStart::new(MountFormat::WebmVideo);
         assert!(!m.feed(&[0x1A, 0x45, 0xDF, 0xA3, 0x1F, 0x43]));
         assert!(m.feed(&[0xB6, 0x75, 0x01]));
+        let mut m = MediaStart::new(MountFormat::OggVorbis);
+        let header_page = [b"OggS".as_slice(), &[0, 2], &[0; 8], &[1, 2, 3]].concat();
+        assert!(!m.feed(&header_page));
+        let audio_page = [b"OggS".as_slice(), &[0, 0], &960u64.to_le_bytes()].concat();
+        assert!(!m.feed(&audio_page[..9]));
+        assert!(m.feed(&audio_page[9..]));
         let mut m = MediaStart::new(MountFormat::Mp3);
         assert!(!m.feed(&[]));
         assert!(m.feed(&[0xFF, 0xFB]));

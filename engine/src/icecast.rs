@@ -436,19 +436,28 @@ pub async fn set_now_playing(
     format: MountFormat,
     title: &str,
 ) -> Result<NowPlaying, IcecastError> {
+    let before = current_title(target).await;
     update_metadata(target, format, title).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let start = tokio::time::Instant::now();
+    let mut resent = start;
     let mut shown = None;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(doc) = fetch_status(&target.endpoint).await {
-            shown = mount_status(&doc, &target.mount)
-                .and_then(|m| m.title)
-                .filter(|t| !t.is_empty());
-            if shown.as_deref() == Some(title) {
-                break;
-            }
+    while start.elapsed() < Duration::from_secs(5) {
+        shown = current_title(target).await;
+        // A changed title that differs from ours is the server's rendering of it (Latin-1 mounts).
+        if shown.as_deref() == Some(title) || (shown.is_some() && shown != before) {
+            break;
+        }
+        // Icecast ignores a title that arrives before it has read the stream's first page (an Ogg
+        // mount learns its codec there); asking again is harmless and then it shows.
+        if resent.elapsed() >= Duration::from_secs(1) {
+            update_metadata(target, format, title).await?;
+            resent = tokio::time::Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still the title from before ours: the server did not take it.
+    if shown == before && shown.as_deref() != Some(title) {
+        shown = None;
     }
     match shown {
         None => Err(IcecastError::NowPlayingNotShown {
@@ -459,6 +468,13 @@ pub async fn set_now_playing(
             shown_as: (s != title).then_some(s),
         }),
     }
+}
+
+async fn current_title(target: &Target) -> Option<String> {
+    let doc = fetch_status(&target.endpoint).await.ok()?;
+    mount_status(&doc, &target.mount)
+        .and_then(|m| m.title)
+        .filter(|t| !t.is_empty())
 }
 
 /// Sends the admin `updinfo` request for the title, without reading back.

@@ -207,6 +207,20 @@ impl Icecast {
 
 impl Drop for Icecast {
     fn drop(&mut self) {
+        // A failing test shows what the server said, which a CI log otherwise loses.
+        if std::thread::panicking() {
+            if let Ok(log) = std::fs::read_to_string(self.dir.path().join("error.log")) {
+                // Status polling fills the log; what matters is the rest.
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| !l.contains("Stats request") && !l.contains("xslt/"))
+                    .collect();
+                eprintln!("--- icecast error.log (last 60 lines) ---");
+                for l in &lines[lines.len().saturating_sub(60)..] {
+                    eprintln!("{l}");
+                }
+            }
+        }
         unsafe {
             libc::kill(-(self.child.id() as i32), libc::SIGKILL);
         }
@@ -252,9 +266,11 @@ impl Listener {
 }
 
 pub fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(name)
+    // The run-time variable first: a shared target dir can hold a binary built from another clone.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.join("../../shared/corpus").join(name)
 }
 
 /// The chunks of one corpus recording, in order.
