@@ -5,46 +5,27 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use icecream_engine::icecast;
 use icecream_engine::net::Endpoint;
-use icecream_engine::{Ffmpeg, MountFormat, Secret, Session, SessionOptions, Settings};
+use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, MountFormat, Session, SessionOptions, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const SOURCE_PASSWORD_PREFIX: &str = "src-pw-";
+/// Every source password handed out in this test process, for the checks that logs hold none.
+pub static PASSWORDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
+/// A private Icecast in a temp dir, for one test.
 pub struct Icecast {
     pub port: u16,
     pub source_password: String,
     pub admin_password: String,
+    pub server: LocalIcecast,
     pub dir: tempfile::TempDir,
-    child: Child,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct IcecastOptions {
-    /// Mounts that get a `<charset>`; Icecast otherwise assumes ISO-8859-1 for metadata.
-    pub utf8_mounts: Vec<String>,
-    pub source_timeout_secs: Option<u32>,
-    pub max_sources: Option<u32>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos() ^ std::process::id() as u128);
-    format!("{:016x}", h.finish())
-}
+pub type IcecastOptions = LocalOptions;
 
 impl Icecast {
     pub async fn start() -> Icecast {
@@ -52,126 +33,37 @@ impl Icecast {
     }
 
     pub async fn start_with(opts: IcecastOptions) -> Icecast {
-        // A port picked free can be taken by a parallel test before Icecast binds it: try again.
-        for _ in 0..5 {
-            if let Some(ice) = Icecast::try_start(&opts).await {
-                return ice;
-            }
-        }
-        panic!("icecast2 did not start; is the icecast2 package installed?");
-    }
-
-    async fn try_start(opts: &IcecastOptions) -> Option<Icecast> {
         let dir = tempfile::Builder::new()
             .prefix("icecream-icecast-")
             .tempdir()
             .unwrap();
-        let port = free_port();
-        let source_password = format!("{SOURCE_PASSWORD_PREFIX}{}", random_token());
-        let admin_password = format!("adm-{}", random_token());
-        let mounts: String = opts
-            .utf8_mounts
-            .iter()
-            .map(|m| format!("<mount><mount-name>{m}</mount-name><charset>UTF-8</charset></mount>"))
-            .collect();
-        let config = format!(
-            r#"<icecast>
-  <location>test</location><admin>test@localhost</admin>
-  <limits>
-    <clients>100</clients><sources>{sources}</sources><queue-size>1048576</queue-size>
-    <client-timeout>30</client-timeout><header-timeout>15</header-timeout>
-    <source-timeout>{timeout}</source-timeout><burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size>
-  </limits>
-  <authentication>
-    <source-password>{source_password}</source-password>
-    <admin-user>admin</admin-user><admin-password>{admin_password}</admin-password>
-  </authentication>
-  <hostname>127.0.0.1</hostname>
-  <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
-  {mounts}
-  <fileserve>1</fileserve>
-  <paths>
-    <basedir>/usr/share/icecast2</basedir><logdir>{dir}</logdir>
-    <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot>
-  </paths>
-  <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
-  <security><chroot>0</chroot></security>
-</icecast>"#,
-            timeout = opts.source_timeout_secs.unwrap_or(10),
-            sources = opts.max_sources.unwrap_or(20),
-            dir = dir.path().display(),
-        );
-        let conf = dir.path().join("icecast.xml");
-        std::fs::write(&conf, config).unwrap();
-        let mut cmd;
-        // Icecast refuses to run as root: drop to its own user, which must own the log dir.
-        if unsafe { libc::geteuid() } == 0 {
-            let status = Command::new("chown")
-                .args(["-R", "icecast2", dir.path().to_str().unwrap()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            cmd = Command::new("setpriv");
-            cmd.args([
-                "--reuid=icecast2",
-                "--regid=icecast",
-                "--clear-groups",
-                "--pdeathsig=KILL",
-                "icecast2",
-            ]);
-        } else {
-            cmd = Command::new("icecast2");
-        }
-        use std::os::unix::process::CommandExt;
-        cmd.arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .expect("icecast2 could not be started; install the icecast2 package");
-        let mut ice = Icecast {
-            port,
-            source_password,
-            admin_password,
+        let server = LocalIcecast::start(dir.path(), &opts)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        PASSWORDS
+            .lock()
+            .unwrap()
+            .push(server.source_password.expose().to_string());
+        Icecast {
+            port: server.port,
+            source_password: server.source_password.expose().to_string(),
+            admin_password: server.admin_password.expose().to_string(),
+            server,
             dir,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = ice.child.try_wait() {
-                return None;
-            }
-            if icecast::fetch_status(&ice.endpoint()).await.is_ok() {
-                return Some(ice);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        None
     }
 
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: false,
-        }
+        self.server.endpoint()
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// Settings for this server, a given mount and format, with the right password.
     pub fn settings(&self, mount: &str, format: MountFormat) -> Settings {
-        let mut s = Settings::default();
-        s.server.host = "127.0.0.1".into();
-        s.server.port = self.port as u32;
-        s.server.mount = mount.into();
-        s.server.password = Secret::new(self.source_password.clone());
-        s.encoding.format = format;
+        let mut s = self.server.settings(mount, format);
         s.stream.name = "Icecream test".into();
         s.stream.description = "A test stream".into();
         s.stream.genre = "Testing".into();
@@ -201,7 +93,7 @@ impl Icecast {
     }
 
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+        self.server.error_log()
     }
 }
 
@@ -209,22 +101,8 @@ impl Drop for Icecast {
     fn drop(&mut self) {
         // A failing test shows what the server said, which a CI log otherwise loses.
         if std::thread::panicking() {
-            if let Ok(log) = std::fs::read_to_string(self.dir.path().join("error.log")) {
-                // Status polling fills the log; what matters is the rest.
-                let lines: Vec<&str> = log
-                    .lines()
-                    .filter(|l| !l.contains("Stats request") && !l.contains("xslt/"))
-                    .collect();
-                eprintln!("--- icecast error.log (last 60 lines) ---");
-                for l in &lines[lines.len().saturating_sub(60)..] {
-                    eprintln!("{l}");
-                }
-            }
+            eprintln!("--- icecast error.log ---\n{}", self.server.error_log_tail(60));
         }
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.child.wait();
     }
 }
 
