@@ -1,0 +1,23 @@
+// Declaring the app's commands makes Tauri generate an `allow-<command>` permission for each, so
+// capabilities/ can grant exactly the ones the page uses (the benchmark's are granted only at run
+// time, when ICECREAM_BENCH is set).
+const COMMANDS: &[&str] = &[
+    "load_settings",
+    "save_settings",
+    "test_connection",
+    "try_local_server",
+    "go_live",
+    "push_chunk",
+    "stop",
+    "set_now_playing",
+    "share_info",
+    "bench_raw",
+    "bench_json",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build");
+}

@@ -1,0 +1,265 @@
+//! The commands the page calls. Each is a thin adapter: the engine decides, these translate.
+
+use icecream_engine::icecast::{self, Check, StreamHeaders, Target};
+use icecream_engine::settings::Problem;
+use icecream_engine::{LocalIcecast, LocalOptions, MountFormat, Secret, Settings, Share, Status};
+use serde::Serialize;
+use tauri::ipc::{Channel, InvokeBody, Request};
+use tauri::State;
+use tokio::sync::Mutex;
+
+use crate::live::Live;
+use crate::store::AppStore;
+
+/// Chunks are a few hundred KiB at most (1 s of 1080p); anything far larger is not a recorder's.
+const MAX_CHUNK: usize = 16 * 1024 * 1024;
+
+pub struct AppState {
+    store: std::sync::Mutex<AppStore>,
+    live: Live,
+    local: Mutex<Option<LocalIcecast>>,
+}
+
+impl AppState {
+    pub fn new(store: AppStore) -> Self {
+        AppState {
+            store: std::sync::Mutex::new(store),
+            live: Live::default(),
+            local: Mutex::new(None),
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, AppStore> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers what was recorded, then stops the private server.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.live.stop().await {
+            log::warn!("the broadcast ended with: {e}");
+        }
+        self.local.lock().await.take();
+    }
+}
+
+/// What the page shows when something goes wrong: one sentence, and per-field problems for forms.
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    message: String,
+    problems: Vec<Problem>,
+}
+
+impl From<String> for UiError {
+    fn from(message: String) -> Self {
+        UiError {
+            message,
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl From<icecream_engine::settings::Invalid> for UiError {
+    fn from(e: icecream_engine::settings::Invalid) -> Self {
+        UiError {
+            message: e.to_string(),
+            problems: e.0,
+        }
+    }
+}
+
+type Answer<T> = Result<T, UiError>;
+
+#[derive(Serialize)]
+pub struct SettingsView {
+    /// Everything but the password, which never goes back to the page.
+    settings: Settings,
+    has_password: bool,
+    configured: bool,
+    local_server: bool,
+    notice: Option<String>,
+    formats: Vec<FormatView>,
+}
+
+#[derive(Serialize)]
+pub struct FormatView {
+    id: &'static str,
+    label: &'static str,
+    has_video: bool,
+    now_playing: bool,
+}
+
+async fn settings_view(state: &AppState) -> Answer<SettingsView> {
+    let local_server = state.local.lock().await.is_some();
+    let mut store = state.store();
+    Ok(SettingsView {
+        settings: store.settings()?,
+        has_password: store.has_password(),
+        configured: store.configured(),
+        local_server,
+        notice: store.notice.take(),
+        formats: MountFormat::ALL
+            .iter()
+            .map(|f| FormatView {
+                id: f.id(),
+                label: f.label(),
+                has_video: f.has_video(),
+                now_playing: f.supports_now_playing(),
+            })
+            .collect(),
+    })
+}
+
+#[tauri::command]
+pub async fn load_settings(state: State<'_, AppState>) -> Answer<SettingsView> {
+    settings_view(&state).await
+}
+
+/// The form's settings with the password: the one typed now, else the saved one.
+fn with_password(state: &AppState, mut settings: Settings, password: Option<String>) -> Answer<Settings> {
+    settings.server.password = match password.filter(|p| !p.is_empty()) {
+        Some(p) => Secret::new(p),
+        None => state.store().settings()?.server.password,
+    };
+    Ok(settings)
+}
+
+#[tauri::command]
+pub async fn save_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+    password: Option<String>,
+) -> Answer<SettingsView> {
+    let new_password = password.clone().filter(|p| !p.is_empty()).map(Secret::new);
+    let settings = with_password(&state, settings, password)?;
+    settings.validate()?;
+    if let Some(on_air) = state.live.on_air().await {
+        if on_air.server != settings.server || on_air.encoding != settings.encoding {
+            return Err(String::from(
+                "You are live: the server, mount, format, size, frame rate and bitrates cannot change \
+                 during a broadcast. Stop first, then change them.",
+            )
+            .into());
+        }
+    }
+    state.store().save(&settings, new_password.as_ref())?;
+    settings_view(&state).await
+}
+
+#[tauri::command]
+pub async fn test_connection(
+    state: State<'_, AppState>,
+    settings: Settings,
+    password: Option<String>,
+) -> Answer<Vec<Check>> {
+    let settings = with_password(&state, settings, password)?;
+    settings.validate()?;
+    Ok(icecast::test_connection(&Target::from_settings(&settings), &StreamHeaders::from_settings(&settings)).await)
+}
+
+/// "Try it on this computer": a private Icecast on 127.0.0.1, saved as the server to use.
+#[tauri::command]
+pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> Answer<SettingsView> {
+    if state.live.on_air().await.is_some() {
+        return Err(String::from("Stop the broadcast before switching to a server on this computer.").into());
+    }
+    let mut local = state.local.lock().await;
+    local.take();
+    let dir = state.store().local_server_dir();
+    let opts = LocalOptions {
+        utf8_by_default: true,
+        ..Default::default()
+    };
+    let server = LocalIcecast::start(&dir, &opts).await.map_err(|e| e.to_string())?;
+    let (mount, format) = if audio_only {
+        ("/live.mp3", MountFormat::Mp3)
+    } else {
+        ("/live.webm", MountFormat::WebmVideo)
+    };
+    let mut settings = server.settings(mount, format);
+    let saved = state.store().settings()?;
+    settings.stream = saved.stream;
+    if settings.stream.name.trim().is_empty() {
+        settings.stream.name = "My first broadcast".into();
+    }
+    settings.encoding = icecream_engine::settings::EncodingSettings {
+        format,
+        ..saved.encoding
+    };
+    state.store().save(&settings, Some(&server.source_password))?;
+    *local = Some(server);
+    drop(local);
+    settings_view(&state).await
+}
+
+#[tauri::command]
+pub async fn go_live(state: State<'_, AppState>, status: Channel<Status>) -> Answer<Share> {
+    let settings = state.store().settings()?;
+    settings.validate()?;
+    Ok(state.live.start(settings, status).await?)
+}
+
+/// One recorder chunk, as the raw request body: never a JSON array of numbers.
+#[tauri::command]
+pub async fn push_chunk(state: State<'_, AppState>, request: Request<'_>) -> Answer<()> {
+    let InvokeBody::Raw(bytes) = request.body() else {
+        return Err(String::from("The recorder's chunk did not arrive as raw bytes.").into());
+    };
+    if bytes.len() > MAX_CHUNK {
+        return Err(format!(
+            "A recorder chunk of {} was refused: chunks over {} are not media from the recorder.",
+            icecream_engine::status::human_bytes(bytes.len() as u64),
+            icecream_engine::status::human_bytes(MAX_CHUNK as u64)
+        )
+        .into());
+    }
+    Ok(state.live.push(bytes.clone()).await?)
+}
+
+#[tauri::command]
+pub async fn stop(state: State<'_, AppState>) -> Answer<String> {
+    Ok(state.live.stop().await?)
+}
+
+#[derive(Serialize)]
+pub struct NowPlayingView {
+    title: String,
+    advice: Option<String>,
+}
+
+#[tauri::command]
+pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answer<NowPlayingView> {
+    let Some(settings) = state.live.on_air().await else {
+        return Err(String::from("Go live first: the title is shown to listeners of a live stream.").into());
+    };
+    let shown = icecast::set_now_playing(&Target::from_settings(&settings), settings.encoding.format, &title)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(NowPlayingView {
+        advice: shown.advice(),
+        title: shown.title,
+    })
+}
+
+#[tauri::command]
+pub async fn share_info(state: State<'_, AppState>) -> Answer<Share> {
+    let settings = match state.live.on_air().await {
+        Some(s) => s,
+        None => state.store().settings()?,
+    };
+    Ok(Share::for_settings(&settings))
+}
+
+/// IPC benchmark (bench/ipc): a chunk as raw bytes. Only granted when ICECREAM_BENCH is set.
+#[tauri::command]
+pub fn bench_raw(request: Request<'_>) -> usize {
+    match request.body() {
+        InvokeBody::Raw(b) => b.len(),
+        InvokeBody::Json(_) => 0,
+    }
+}
+
+/// IPC benchmark: the same chunk as a JSON array of numbers, the way not to do it.
+#[tauri::command]
+pub fn bench_json(data: Vec<u8>) -> usize {
+    data.len()
+}

@@ -1,0 +1,58 @@
+//! Icecream's desktop app: a Tauri shell around the engine. The webview captures and encodes; these
+//! modules only adapt the engine to the window.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod live;
+mod store;
+mod webview;
+
+use tauri::Manager;
+
+/// Set by bench/ipc: grants the two benchmark commands, which the page never gets otherwise.
+const BENCH_ENV: &str = "ICECREAM_BENCH";
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .setup(|app| {
+            let store = store::AppStore::open(app.handle())?;
+            app.manage(commands::AppState::new(store));
+            if std::env::var_os(BENCH_ENV).is_some() {
+                app.add_capability(
+                    tauri::ipc::CapabilityBuilder::new("bench")
+                        .window("main")
+                        .permission("allow-bench-raw")
+                        .permission("allow-bench-json"),
+                )?;
+            }
+            if let Some(window) = app.get_webview_window("main") {
+                webview::allow_media_capture(&window)?;
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::load_settings,
+            commands::save_settings,
+            commands::test_connection,
+            commands::try_local_server,
+            commands::go_live,
+            commands::push_chunk,
+            commands::stop,
+            commands::set_now_playing,
+            commands::share_info,
+            commands::bench_raw,
+            commands::bench_json,
+        ])
+        .build(tauri::generate_context!())
+        .expect("the app window could not be created")
+        .run(|app, event| {
+            // Stop the broadcast and the private server with the app, delivering what was recorded.
+            if let tauri::RunEvent::Exit = event {
+                let state = app.state::<commands::AppState>();
+                tauri::async_runtime::block_on(state.shutdown());
+            }
+        });
+}

@@ -1,0 +1,235 @@
+//! The harness: Xvfb, tauri-driver (which starts WebKitWebDriver, which starts the app), a WebDriver
+//! client, and the app's own data folders in a temp dir. Everything is killed when it drops.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// One app at a time: WebKit is heavy for a 2-core machine, and the tests measure nothing.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_group(cmd: &mut Command) -> Group {
+    use std::os::unix::process::CommandExt;
+    let program = format!("{:?}", cmd.get_program());
+    Group(
+        cmd.stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} could not start: {e}")),
+    )
+}
+
+/// A virtual screen of its own.
+pub struct Screen {
+    pub display: String,
+    _xvfb: Group,
+}
+
+impl Screen {
+    pub fn start() -> Screen {
+        for n in 0..50 {
+            let num = 80 + (std::process::id() as usize + n * 7) % 400;
+            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists() || Path::new(&format!("/tmp/.X{num}-lock")).exists() {
+                continue;
+            }
+            let mut xvfb = spawn_group(
+                Command::new("Xvfb")
+                    .args([&format!(":{num}"), "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists() {
+                    return Screen {
+                        display: format!(":{num}"),
+                        _xvfb: xvfb,
+                    };
+                }
+                if let Ok(Some(_)) = xvfb.0.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("Xvfb did not start; install the xvfb package");
+    }
+
+    /// A screenshot of the whole screen, as a person would see it.
+    pub fn screenshot(&self, to: &Path) {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let status = Command::new("/usr/bin/import")
+            .args(["-window", "root"])
+            .arg(to)
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("ImageMagick's import takes screenshots; install imagemagick");
+        assert!(status.success(), "screenshot failed");
+    }
+}
+
+/// Where screenshots of a test run are kept.
+pub fn artifacts() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("e2e-artifacts")
+}
+
+/// The app's home: its settings and password live here across restarts of the app.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new().prefix("icecream-home-").tempdir().unwrap(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/org.icecream.desktop")
+    }
+}
+
+/// The running app and a WebDriver session on it.
+pub struct App {
+    pub client: Client,
+    _driver: Group,
+}
+
+impl App {
+    pub async fn launch(screen: &Screen, home: &Home) -> App {
+        let port = free_port();
+        let native = free_port();
+        let driver_bin = which_tauri_driver();
+        let log = std::fs::File::create(home.dir.path().join(format!("driver-{port}.log"))).unwrap();
+        let driver = spawn_group(
+            Command::new(driver_bin)
+                .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+                .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+                .env("DISPLAY", &screen.display)
+                .env("HOME", home.dir.path())
+                .env("XDG_DATA_HOME", home.dir.path().join("data"))
+                .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+                .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
+                .env("ICECREAM_MOCK_CAPTURE", "1")
+                .env("RUST_LOG", "info")
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        );
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": env!("CARGO_BIN_EXE_icecream-desktop") }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("the app did not start under tauri-driver: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        };
+        let app = App {
+            client,
+            _driver: driver,
+        };
+        app.wait_for(|| async { app.text("#status").await == "Not live" }, "the page to load")
+            .await;
+        app
+    }
+
+    pub async fn quit(self) {
+        let _ = self.client.close().await;
+        // The driver's process group (WebKitWebDriver and the app) goes when it drops.
+    }
+
+    pub async fn el(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} in the window: {e}"))
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        self.el(css).await.prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.el(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// Replaces a field's text, the way a person selects it and types.
+    pub async fn type_into(&self, name: &str, text: &str) {
+        let el = self.el(&format!("#settings-form [name=\"{name}\"]")).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    pub async fn wait_for<F, Fut>(&self, mut ok: F, what: &str)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if ok().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "waited 40 s for {what}; the status says {:?} and the notice {:?}",
+            self.text("#status").await,
+            self.text("#notice").await
+        );
+    }
+
+    /// Waits until the status line starts with `prefix`, and returns it.
+    pub async fn wait_status(&self, prefix: &str) -> String {
+        self.wait_for(|| async { self.text("#status").await.starts_with(prefix) }, &format!("status {prefix:?}"))
+            .await;
+        self.text("#status").await
+    }
+}
+
+fn which_tauri_driver() -> PathBuf {
+    let home_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tauri-driver"));
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("tauri-driver"))
+        .chain(home_bin)
+        .find(|p| p.is_file())
+        .expect("tauri-driver is needed: cargo install tauri-driver --locked")
+}

@@ -1,0 +1,149 @@
+// The Go live / Stop button, the status line and the stats: one broadcast at a time.
+import { call, Channel, pushChunk, errorText } from './ipc.js';
+import { startRecorder, CaptureError } from './capture.js';
+import { showNotice, clearNotice } from './notice.js';
+
+function clock(secs) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(Math.floor(secs / 3600))}:${p(Math.floor(secs / 60) % 60)}:${p(secs % 60)}`;
+}
+
+function bytes(n) {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+export function statusText(s) {
+  switch (s.state) {
+    case 'idle': return 'Not live';
+    case 'connecting': return 'Connecting…';
+    case 'live': return `LIVE ${clock(s.uptime_secs)}`;
+    case 'reconnecting': return 'Reconnecting…';
+    case 'stopping': return 'Stopping…';
+    case 'stopped': return 'Stopped';
+    case 'failed': return `Stopped: ${s.reason}`;
+    default: return s.state;
+  }
+}
+
+export class LivePanel {
+  /**
+   * app: { settings(): view, audioOnly(): bool, capture: Capture, onLive(share, format), onEnded() }
+   */
+  constructor(app) {
+    this.app = app;
+    this.button = document.getElementById('golive');
+    this.statusEl = document.getElementById('status');
+    this.recorder = null;
+    this.live = false;
+    this.failedPush = false;
+    this.button.addEventListener('click', () => (this.live ? this.stop() : this.goLive()));
+    this.show({ state: 'idle' });
+  }
+
+  show(s) {
+    this.statusEl.textContent = statusText(s);
+    this.statusEl.dataset.state = s.state;
+    const active = ['connecting', 'live', 'reconnecting', 'stopping'].includes(s.state);
+    document.getElementById('stat-bytes').textContent = active ? bytes(s.bytes_sent) : '—';
+    document.getElementById('stat-bitrate').textContent = active ? `${Math.round(s.bitrate_kbps)} kbps` : '—';
+    document.getElementById('stat-listeners').textContent =
+      active && s.listeners != null ? String(s.listeners) : '—';
+    if (s.state === 'failed' && this.live) this.ended();
+  }
+
+  setLive(live) {
+    this.live = live;
+    this.button.textContent = live ? 'Stop' : 'Go live';
+    this.button.classList.toggle('live', live);
+  }
+
+  async goLive() {
+    clearNotice();
+    const view = this.app.settings();
+    const format = view.formats.find((f) => f.id === view.settings.encoding.format);
+    this.button.disabled = true;
+    try {
+      let stream = this.app.capture.stream;
+      if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly() });
+      const channel = new Channel();
+      channel.onmessage = (s) => this.show(s);
+      this.failedPush = false;
+      // Chunks recorded while the connection is made wait, then go in order, one call at a time.
+      let ready;
+      let queue = new Promise((resolve) => (ready = resolve));
+      const send = async (chunk) => {
+        if (this.failedPush) return;
+        try {
+          await pushChunk(chunk);
+        } catch (e) {
+          this.failedPush = true;
+          // The status line carries the broadcast's own reason; this is only for other refusals.
+          if (!String(errorText(e)).startsWith('The broadcast has ended')) showNotice(errorText(e));
+        }
+      };
+      this.recorder = startRecorder(stream, {
+        video: format.has_video,
+        onChunk: (chunk) => (queue = queue.then(() => send(chunk))),
+        onError: (message) => {
+          showNotice(message);
+          this.stop();
+        },
+      });
+      this.setLive(true);
+      this.show({ state: 'connecting', bytes_sent: 0, bitrate_kbps: 0 });
+      let share;
+      try {
+        share = await call('go_live', { status: channel });
+      } catch (e) {
+        this.failedPush = true;
+        ready();
+        await this.recorder.stop();
+        this.recorder = null;
+        this.setLive(false);
+        this.show({ state: 'failed', reason: errorText(e) });
+        return;
+      }
+      ready();
+      this.app.onLive(share, format);
+    } catch (e) {
+      this.setLive(false);
+      this.show({ state: 'idle' });
+      showNotice(e instanceof CaptureError ? e.message : errorText(e));
+    } finally {
+      this.button.disabled = false;
+    }
+  }
+
+  /** The session ended by itself (its reason is in the status line): stop recording. */
+  async ended() {
+    const rec = this.recorder;
+    this.recorder = null;
+    this.setLive(false);
+    if (rec) await rec.stop();
+    await call('stop').catch(() => {});
+    this.app.onEnded();
+  }
+
+  async stop() {
+    if (!this.live) return;
+    this.button.disabled = true;
+    this.show({ state: 'stopping', bytes_sent: 0, bitrate_kbps: 0 });
+    try {
+      // Every recorded byte reaches the server before the connection closes.
+      if (this.recorder) await this.recorder.stop();
+      this.recorder = null;
+      const message = await call('stop');
+      this.show({ state: 'stopped' });
+      showNotice(message, 'info');
+    } catch (e) {
+      this.show({ state: 'failed', reason: errorText(e) });
+    } finally {
+      this.setLive(false);
+      this.button.disabled = false;
+      this.app.onEnded();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Wires the panels together: settings, capture, live, share, now playing, first run.
+import { call, errorText } from './ipc.js';
+import { Capture, CaptureError } from './capture.js';
+import { LivePanel } from './live.js';
+import { SettingsDialog } from './settings.js';
+import { SharePanel } from './share.js';
+import { NowPlayingPanel } from './nowplaying.js';
+import { showNotice, clearNotice } from './notice.js';
+
+const $ = (id) => document.getElementById(id);
+let view = null;
+
+const capture = new Capture({
+  preview: $('preview'),
+  previewOff: $('preview-off'),
+  level: $('level'),
+  cameraSelect: $('camera'),
+  micSelect: $('microphone'),
+});
+const share = new SharePanel();
+const nowPlaying = new NowPlayingPanel();
+const audioOnly = $('audio-only');
+
+const live = new LivePanel({
+  settings: () => view,
+  audioOnly: () => audioOnly.checked,
+  capture,
+  onLive(info, format) {
+    share.show(info);
+    nowPlaying.show(format);
+  },
+  onEnded() {
+    share.hide();
+    nowPlaying.hide();
+  },
+});
+
+const settings = new SettingsDialog({
+  isLive: () => live.live,
+  onSaved: (v) => {
+    setView(v);
+    showNotice('Settings saved.', 'info');
+  },
+  onTryLocal: () => tryLocal(),
+});
+
+function setView(v) {
+  view = v;
+  $('first-run').hidden = v.configured;
+  $('golive').disabled = !v.configured;
+  $('golive').title = v.configured ? '' : 'Enter your server in Settings first.';
+}
+
+async function tryLocal() {
+  showNotice('Starting a private Icecast server on this computer…', 'info');
+  try {
+    setView(await call('try_local_server', { audioOnly: audioOnly.checked }));
+    settings.close();
+    showNotice('A private Icecast server runs on this computer and Settings point to it. Press Go live, then Watch.', 'info');
+  } catch (e) {
+    showNotice(errorText(e));
+  }
+}
+
+async function openCapture() {
+  try {
+    await capture.open({ audioOnly: audioOnly.checked });
+  } catch (e) {
+    showNotice(e instanceof CaptureError ? e.message : errorText(e));
+  }
+}
+
+async function start() {
+  const unsupported = Capture.supported();
+  try {
+    setView(await call('load_settings'));
+  } catch (e) {
+    showNotice(errorText(e));
+    return;
+  }
+  if (view.notice) showNotice(view.notice);
+  audioOnly.checked = localStorage.getItem('audioOnly') === '1';
+  $('open-settings').addEventListener('click', async () => {
+    try {
+      settings.open(await call('load_settings'));
+    } catch (e) {
+      showNotice(errorText(e));
+    }
+  });
+  $('try-local').addEventListener('click', () => tryLocal());
+  audioOnly.addEventListener('change', () => {
+    localStorage.setItem('audioOnly', audioOnly.checked ? '1' : '0');
+    if (!live.live) {
+      clearNotice();
+      openCapture();
+    }
+  });
+  for (const select of [$('camera'), $('microphone')]) {
+    select.addEventListener('change', () => live.live || openCapture());
+  }
+  if (unsupported) {
+    showNotice(unsupported);
+    $('golive').disabled = true;
+    return;
+  }
+  await openCapture();
+}
+
+start();

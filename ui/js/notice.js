@@ -1,0 +1,15 @@
+// The banner under the title bar: one message at a time, errors in red, information in blue.
+const box = () => document.getElementById('notice');
+
+export function showNotice(message, kind = 'error') {
+  const el = box();
+  el.textContent = message;
+  el.className = 'notice ' + kind;
+  el.hidden = false;
+}
+
+export function clearNotice() {
+  const el = box();
+  el.hidden = true;
+  el.textContent = '';
+}

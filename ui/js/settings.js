@@ -1,0 +1,136 @@
+// The Settings dialog: every engine setting, checked by the engine itself (its sentences appear
+// beside the fields), saved by the app. The password is sent once and never shown again.
+import { call, errorText } from './ipc.js';
+
+const SERVER = ['host', 'port', 'tls', 'mount', 'mount_per_user', 'username'];
+const STREAM = ['name', 'description', 'genre', 'url', 'public'];
+const ENCODING = ['format', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps'];
+const NUMBERS = new Set(['port', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps']);
+
+function read(el) {
+  if (el.type === 'checkbox') return el.checked;
+  if (NUMBERS.has(el.name)) {
+    // Out-of-range numbers still reach the engine, which says what is wrong with them.
+    const n = Math.trunc(Number(el.value));
+    return Number.isFinite(n) ? Math.min(Math.max(n, 0), 4294967295) : 0;
+  }
+  return el.value;
+}
+
+function write(el, value) {
+  if (el.type === 'checkbox') el.checked = !!value;
+  else el.value = value ?? '';
+}
+
+export class SettingsDialog {
+  /** onSaved(view) is told of every successful save; isLive() says whether a broadcast runs. */
+  constructor({ onSaved, isLive, onTryLocal }) {
+    Object.assign(this, { onSaved, isLive, onTryLocal });
+    this.dialog = document.getElementById('settings');
+    this.form = document.getElementById('settings-form');
+    this.message = document.getElementById('settings-message');
+    this.results = document.getElementById('test-results');
+    this.view = null;
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.save();
+    });
+    document.getElementById('cancel-settings').addEventListener('click', () => this.dialog.close());
+    document.getElementById('test-connection').addEventListener('click', () => this.test());
+    document.getElementById('try-local-settings').addEventListener('click', () => this.onTryLocal());
+  }
+
+  field(name) {
+    return this.form.elements.namedItem(name);
+  }
+
+  open(view) {
+    this.view = view;
+    const select = this.field('format');
+    select.replaceChildren(...view.formats.map((f) => new Option(f.label, f.id)));
+    const s = view.settings;
+    for (const k of SERVER) write(this.field(k), s.server[k]);
+    for (const k of STREAM) write(this.field(k), s.stream[k]);
+    for (const k of ENCODING) write(this.field(k), s.encoding[k]);
+    const pw = this.field('password');
+    pw.value = '';
+    pw.placeholder = view.has_password ? 'Saved (leave empty to keep it)' : '';
+    const live = this.isLive();
+    for (const k of [...SERVER, ...ENCODING, 'password']) this.field(k).disabled = live;
+    this.showProblems([]);
+    this.results.replaceChildren();
+    this.message.className = 'form-message';
+    this.message.textContent = live
+      ? 'You are live: server, mount, format, size, frame rate and bitrates can change after you stop.'
+      : '';
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  close() {
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  collect() {
+    const s = structuredClone(this.view.settings);
+    for (const k of SERVER) s.server[k] = read(this.field(k));
+    for (const k of STREAM) s.stream[k] = read(this.field(k));
+    for (const k of ENCODING) s.encoding[k] = read(this.field(k));
+    const password = this.field('password').value;
+    return { settings: s, password: password === '' ? null : password };
+  }
+
+  showProblems(problems) {
+    for (const el of this.form.querySelectorAll('.problem')) el.textContent = '';
+    for (const el of this.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+    for (const p of problems) {
+      const slot = this.form.querySelector(`.problem[data-for="${p.field}"]`);
+      if (slot) slot.textContent = p.message;
+      const input = this.field(p.field);
+      if (input) input.setAttribute('aria-invalid', 'true');
+      if (ENCODING.includes(p.field)) document.getElementById('advanced').open = true;
+    }
+  }
+
+  fail(e) {
+    this.showProblems(e.problems || []);
+    this.message.className = 'form-message';
+    this.message.textContent = errorText(e);
+  }
+
+  async save() {
+    this.message.textContent = 'Saving…';
+    try {
+      const view = await call('save_settings', this.collect());
+      this.field('password').value = '';
+      this.close();
+      this.onSaved(view);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  async test() {
+    this.results.replaceChildren();
+    this.message.className = 'form-message ok';
+    this.message.textContent = 'Testing the connection…';
+    const button = document.getElementById('test-connection');
+    button.disabled = true;
+    try {
+      const checks = await call('test_connection', this.collect());
+      this.showProblems([]);
+      this.results.replaceChildren(...checks.map((c) => {
+        const li = document.createElement('li');
+        li.className = c.ok === true ? 'ok' : c.ok === false ? 'bad' : '';
+        li.textContent = c.message;
+        return li;
+      }));
+      const good = checks.every((c) => c.ok !== false);
+      this.message.className = good ? 'form-message ok' : 'form-message';
+      this.message.textContent = good ? 'The server accepts this broadcast.' : 'The server does not accept this broadcast yet.';
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
