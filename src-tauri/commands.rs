@@ -153,7 +153,11 @@ pub async fn test_connection(
 ) -> Answer<Vec<Check>> {
     let settings = with_password(&state, settings, password)?;
     settings.validate()?;
-    Ok(icecast::test_connection(&Target::from_settings(&settings), &StreamHeaders::from_settings(&settings)).await)
+    Ok(icecast::test_connection(
+        &Target::from_settings(&settings),
+        &StreamHeaders::from_settings(&settings),
+    )
+    .await)
 }
 
 /// "Try it on this computer": a private Icecast on 127.0.0.1, saved as the server to use.
@@ -169,7 +173,9 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
         utf8_by_default: true,
         ..Default::default()
     };
-    let server = LocalIcecast::start(&dir, &opts).await.map_err(|e| e.to_string())?;
+    let server = LocalIcecast::start(&dir, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
     let (mount, format) = if audio_only {
         ("/live.mp3", MountFormat::Mp3)
     } else {
@@ -231,9 +237,13 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     let Some(settings) = state.live.on_air().await else {
         return Err(String::from("Go live first: the title is shown to listeners of a live stream.").into());
     };
-    let shown = icecast::set_now_playing(&Target::from_settings(&settings), settings.encoding.format, &title)
-        .await
-        .map_err(|e| e.to_string())?;
+    let shown = icecast::set_now_playing(
+        &Target::from_settings(&settings),
+        settings.encoding.format,
+        &title,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(NowPlayingView {
         advice: shown.advice(),
         title: shown.title,

@@ -23,7 +23,8 @@ impl Live {
             return Err("You are already live. Stop the broadcast before starting another.".into());
         }
         let ffmpeg = Ffmpeg::locate().map_err(|e| e.to_string())?;
-        let session = Session::start(settings.clone(), SessionOptions::new(ffmpeg)).map_err(|e| e.to_string())?;
+        let session =
+            Session::start(settings.clone(), SessionOptions::new(ffmpeg)).map_err(|e| e.to_string())?;
         let mut rx = session.status();
         tauri::async_runtime::spawn(async move {
             loop {

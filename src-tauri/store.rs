@@ -89,7 +89,9 @@ fn set_aside_if_damaged(path: &Path) -> Option<String> {
         Err(e) => Some(format!("it is not valid JSON ({e})")),
         Ok(doc) => match doc.get(KEY).map(|v| Settings::from_json(&v.to_string())) {
             Some(Err(FromJsonError::Corrupt(reason))) => Some(reason),
-            Some(Err(FromJsonError::TooNew(v))) => Some(format!("it was written by a newer Icecream (version {v})")),
+            Some(Err(FromJsonError::TooNew(v))) => {
+                Some(format!("it was written by a newer Icecream (version {v})"))
+            }
             _ if !doc.is_object() => Some("it does not hold settings".into()),
             _ => None,
         },

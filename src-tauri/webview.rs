@@ -19,6 +19,8 @@ pub fn allow_media_capture(window: &WebviewWindow) -> tauri::Result<()> {
             settings.set_media_playback_requires_user_gesture(false);
             if std::env::var_os(MOCK_CAPTURE_ENV).is_some() {
                 settings.set_enable_mock_capture_devices(true);
+                // A test's log then holds what the page said.
+                settings.set_enable_write_console_messages_to_stdout(true);
             }
         }
         view.connect_permission_request(|view, request| {

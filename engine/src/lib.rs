@@ -21,9 +21,9 @@ pub use icecast::{IcecastError, StreamHeaders, Target};
 pub use local_icecast::{LocalIcecast, LocalIcecastError, LocalOptions};
 pub use password_file::{PasswordFile, PasswordFileError};
 pub use secret::Secret;
-pub use share::Share;
 pub use session::{Session, SessionError, SessionOptions, Summary};
 pub use settings::Settings;
+pub use share::Share;
 pub use status::{State, Status};
 
 pub const USER_AGENT: &str = concat!("Icecream/", env!("CARGO_PKG_VERSION"));

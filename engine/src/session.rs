@@ -74,6 +74,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Session {
     tx: Option<mpsc::Sender<Vec<u8>>>,
+    /// Stop ends the input even while copies of the sender (`sender()`) are still around.
+    end_input: watch::Sender<bool>,
     status: watch::Receiver<Status>,
     status_tx: Arc<watch::Sender<Status>>,
     pid: watch::Receiver<Option<u32>>,
@@ -87,6 +89,8 @@ impl Session {
     pub fn start(settings: Settings, opts: SessionOptions) -> Result<Session, SessionError> {
         settings.validate()?;
         let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
+        let (end_input, ended) = watch::channel(false);
+        let rx = Input { rx, ended };
         let (status_tx, status) = watch::channel(Status::default());
         let status_tx = Arc::new(status_tx);
         let (pid_tx, pid) = watch::channel(None);
@@ -107,6 +111,7 @@ impl Session {
         });
         Ok(Session {
             tx: Some(tx),
+            end_input,
             status,
             status_tx,
             pid,
@@ -145,6 +150,7 @@ impl Session {
     /// Ends the broadcast after everything already pushed has been encoded and sent.
     pub async fn stop(mut self) -> Result<Summary, SessionError> {
         self.tx = None;
+        self.end_input.send_replace(true);
         self.status_tx.send_modify(|s| {
             if !s.state.is_final() {
                 s.state = State::Stopping;
@@ -165,11 +171,37 @@ impl Session {
     }
 }
 
+/// The recorder's chunks in order, until every sender is gone or the session is stopped; what was
+/// queued before the stop is still delivered.
+struct Input {
+    rx: mpsc::Receiver<Vec<u8>>,
+    ended: watch::Receiver<bool>,
+}
+
+impl Input {
+    async fn next(&mut self) -> Option<Vec<u8>> {
+        let ended = async {
+            // A dropped Session (as in `wait`) is not a stop: the senders decide then.
+            if self.ended.wait_for(|e| *e).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            chunk = self.rx.recv() => chunk,
+            _ = ended => {
+                self.rx.close();
+                self.rx.recv().await
+            }
+        }
+    }
+}
+
 /// Collects the first bytes until the container can be told. None: the input ended empty.
-async fn sniff_input(rx: &mut mpsc::Receiver<Vec<u8>>) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
+async fn sniff_input(rx: &mut Input) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
     let mut head = Vec::new();
     while head.len() < format::SNIFF_LEN {
-        match rx.recv().await {
+        match rx.next().await {
             Some(chunk) => head.extend_from_slice(&chunk),
             None if head.is_empty() => return Ok(None),
             None => break,
@@ -191,7 +223,7 @@ struct Counters {
 async fn run(
     settings: Settings,
     opts: SessionOptions,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: Input,
     status: Arc<watch::Sender<Status>>,
     pid_tx: watch::Sender<Option<u32>>,
 ) -> Result<Summary, SessionError> {
@@ -262,7 +294,7 @@ async fn run(
 async fn feed(
     mut stdin: tokio::process::ChildStdin,
     head: Vec<u8>,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: Input,
     mut repair: Option<crate::fmp4::Fmp4Repair>,
     counters: Arc<Counters>,
 ) {
@@ -270,7 +302,7 @@ async fn feed(
     loop {
         let chunk = match head.take() {
             Some(h) => h,
-            None => match rx.recv().await {
+            None => match rx.next().await {
                 Some(c) => c,
                 None => break,
             },

@@ -52,11 +52,19 @@ mod tests {
 
     #[test]
     fn embed_matches_the_format_and_escapes() {
-        let s = Share::new("https://radio.example/live.mp3", MountFormat::Mp3, "Tom & \"Jerry\"");
-        assert!(s.embed_html.starts_with("<audio controls autoplay title=\"Tom &amp; &quot;Jerry&quot;\">"));
+        let s = Share::new(
+            "https://radio.example/live.mp3",
+            MountFormat::Mp3,
+            "Tom & \"Jerry\"",
+        );
+        assert!(s
+            .embed_html
+            .starts_with("<audio controls autoplay title=\"Tom &amp; &quot;Jerry&quot;\">"));
         assert!(s.embed_html.contains("type=\"audio/mpeg\""));
         let v = Share::new("http://h:8000/cam.webm", MountFormat::WebmVideo, "");
-        assert!(v.embed_html.starts_with("<video controls autoplay playsinline width=\"640\">"));
+        assert!(v
+            .embed_html
+            .starts_with("<video controls autoplay playsinline width=\"640\">"));
         assert!(v.has_video);
     }
 }

@@ -48,12 +48,21 @@ impl Screen {
     pub fn start() -> Screen {
         for n in 0..50 {
             let num = 80 + (std::process::id() as usize + n * 7) % 400;
-            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists() || Path::new(&format!("/tmp/.X{num}-lock")).exists() {
+            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists()
+                || Path::new(&format!("/tmp/.X{num}-lock")).exists()
+            {
                 continue;
             }
             let mut xvfb = spawn_group(
                 Command::new("Xvfb")
-                    .args([&format!(":{num}"), "-screen", "0", "1280x860x24", "-nolisten", "tcp"])
+                    .args([
+                        &format!(":{num}"),
+                        "-screen",
+                        "0",
+                        "1280x860x24",
+                        "-nolisten",
+                        "tcp",
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null()),
             );
@@ -103,7 +112,10 @@ pub struct Home {
 impl Home {
     pub fn new() -> Home {
         Home {
-            dir: tempfile::Builder::new().prefix("icecream-home-").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("icecream-home-")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -115,7 +127,25 @@ impl Home {
 /// The running app and a WebDriver session on it.
 pub struct App {
     pub client: Client,
+    log: PathBuf,
     _driver: Group,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // A failing test shows what the app and its page said.
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| !l.contains("ALSA") && !l.contains("GLib-GObject"))
+                .collect();
+            eprintln!(
+                "--- app log ---\n{}",
+                lines[lines.len().saturating_sub(80)..].join("\n")
+            );
+        }
+    }
 }
 
 impl App {
@@ -123,7 +153,8 @@ impl App {
         let port = free_port();
         let native = free_port();
         let driver_bin = which_tauri_driver();
-        let log = std::fs::File::create(home.dir.path().join(format!("driver-{port}.log"))).unwrap();
+        let log_path = home.dir.path().join(format!("driver-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let driver = spawn_group(
             Command::new(driver_bin)
                 .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
@@ -147,23 +178,33 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&url).await {
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(c) => break c,
-                Err(e) if Instant::now() > deadline => panic!("the app did not start under tauri-driver: {e}"),
+                Err(e) if Instant::now() > deadline => {
+                    panic!("the app did not start under tauri-driver: {e}")
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         };
         let app = App {
             client,
+            log: log_path,
             _driver: driver,
         };
-        app.wait_for(|| async { app.text("#status").await == "Not live" }, "the page to load")
-            .await;
+        app.wait_for(
+            || async { app.text("#status").await == "Not live" },
+            "the page to load",
+        )
+        .await;
         app
     }
 
     pub async fn quit(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
         // The driver's process group (WebKitWebDriver and the app) goes when it drops.
     }
 
@@ -182,11 +223,20 @@ impl App {
     }
 
     pub async fn value(&self, css: &str) -> String {
-        self.el(css).await.prop("value").await.unwrap().unwrap_or_default()
+        self.el(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
     }
 
     pub async fn click(&self, css: &str) {
-        self.el(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        self.el(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
     /// Replaces a field's text, the way a person selects it and types.
@@ -217,8 +267,11 @@ impl App {
 
     /// Waits until the status line starts with `prefix`, and returns it.
     pub async fn wait_status(&self, prefix: &str) -> String {
-        self.wait_for(|| async { self.text("#status").await.starts_with(prefix) }, &format!("status {prefix:?}"))
-            .await;
+        self.wait_for(
+            || async { self.text("#status").await.starts_with(prefix) },
+            &format!("status {prefix:?}"),
+        )
+        .await;
         self.text("#status").await
     }
 }

@@ -9,34 +9,47 @@ use icecream_engine::{icecast, net, LocalIcecast, LocalOptions};
 use crate::desktop::{artifacts, App, Home, Screen, ONE_AT_A_TIME};
 
 async fn icecast() -> (LocalIcecast, tempfile::TempDir) {
-    let dir = tempfile::Builder::new().prefix("icecream-e2e-icecast-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("icecream-e2e-icecast-")
+        .tempdir()
+        .unwrap();
     let opts = LocalOptions {
         utf8_by_default: true,
         ..Default::default()
     };
-    let server = LocalIcecast::start(dir.path(), &opts).await.unwrap_or_else(|e| panic!("{e}"));
+    let server = LocalIcecast::start(dir.path(), &opts)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     (server, dir)
 }
 
 /// Settings → server, password, mount and format, then Save; like a person would.
 async fn fill_settings(app: &App, ice: &LocalIcecast, mount: &str, password: &str, format: &str) {
     app.click("#open-settings").await;
-    app.wait_for(|| async { app.el("#settings").await.attr("open").await.unwrap().is_some() }, "Settings to open")
-        .await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
+        "Settings to open",
+    )
+    .await;
     app.type_into("host", "127.0.0.1").await;
     app.type_into("port", &ice.port.to_string()).await;
     app.type_into("mount", mount).await;
     app.type_into("password", password).await;
     app.type_into("name", "Icecream end to end").await;
-    app.click("#advanced summary").await;
+    if app.el("#advanced").await.attr("open").await.unwrap().is_none() {
+        app.click("#advanced summary").await;
+    }
     app.el("#settings-form [name=\"format\"]")
         .await
         .select_by_value(format)
         .await
         .unwrap();
     app.click("#save-settings").await;
-    app.wait_for(|| async { app.el("#settings").await.attr("open").await.unwrap().is_none() }, "Settings to close")
-        .await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
+        "Settings to close",
+    )
+    .await;
 }
 
 async fn mount_listed(ice: &LocalIcecast, mount: &str) -> bool {
@@ -63,10 +76,22 @@ fn decoded_seconds(file: &Path) -> f64 {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = log.lines().filter(|l| !l.contains("time=") && !l.trim().is_empty()).collect();
-    assert!(out.status.success() && errors.is_empty(), "the listener got damaged media: {log}");
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.contains("time=") && !l.trim().is_empty())
+        .collect();
+    assert!(
+        out.status.success() && errors.is_empty(),
+        "the listener got damaged media: {log}"
+    );
     // The last progress line says how much was decoded: "time=00:00:04.23".
-    let t = log.rsplit("time=").next().unwrap_or("").split_whitespace().next().unwrap_or("");
+    let t = log
+        .rsplit("time=")
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
     let parts: Vec<f64> = t.split(':').filter_map(|p| p.parse().ok()).collect();
     parts.iter().fold(0.0, |acc, p| acc * 60.0 + p)
 }
@@ -89,14 +114,23 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
     // Long enough for stats to show and for several recorder chunks to reach the listener.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let bytes_shown = app.text("#stat-bytes").await;
-    assert!(bytes_shown.ends_with("kB") || bytes_shown.ends_with("MB"), "stats show bytes: {bytes_shown}");
-    assert_eq!(app.value("#share-url").await, format!("http://127.0.0.1:{}/e2e.mp3", ice.port));
+    assert!(
+        bytes_shown.ends_with("kB") || bytes_shown.ends_with("MB"),
+        "stats show bytes: {bytes_shown}"
+    );
+    assert_eq!(
+        app.value("#share-url").await,
+        format!("http://127.0.0.1:{}/e2e.mp3", ice.port)
+    );
     assert!(app.value("#share-embed").await.starts_with("<audio controls"));
     screen.screenshot(&artifacts().join("live-window.png"));
 
     app.click("#golive").await;
     app.wait_status("Stopped").await;
-    assert!(wait_mount(&ice, "/e2e.mp3", false).await, "the mount is gone after Stop");
+    assert!(
+        wait_mount(&ice, "/e2e.mp3", false).await,
+        "the mount is gone after Stop"
+    );
     let (head, body) = tokio::time::timeout(Duration::from_secs(20), listener)
         .await
         .expect("the listener's stream ends with the broadcast")
@@ -106,7 +140,11 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
     let file = home.dir.path().join("heard.mp3");
     std::fs::write(&file, &body).unwrap();
     let secs = decoded_seconds(&file);
-    assert!(secs >= 3.0, "the listener heard {secs} s of audio ({} bytes)", body.len());
+    assert!(
+        secs >= 3.0,
+        "the listener heard {secs} s of audio ({} bytes)",
+        body.len()
+    );
     app.quit().await;
 }
 
@@ -153,22 +191,37 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
         let app = &app;
         async move { app.value(&format!("#settings-form [name=\"{name}\"]")).await }
     };
-    app.wait_for(|| async { field("port").await == ice.port.to_string() }, "the saved port").await;
+    app.wait_for(
+        || async { field("port").await == ice.port.to_string() },
+        "the saved port",
+    )
+    .await;
     assert_eq!(field("host").await, "127.0.0.1");
     assert_eq!(field("mount").await, "/kept.ogg");
     assert_eq!(field("format").await, "ogg-vorbis");
     assert_eq!(field("name").await, "Icecream end to end");
     // The password is kept, but never sent back to the page.
     assert_eq!(field("password").await, "");
-    let placeholder = app.el("#settings-form [name=\"password\"]").await.attr("placeholder").await.unwrap();
+    let placeholder = app
+        .el("#settings-form [name=\"password\"]")
+        .await
+        .attr("placeholder")
+        .await
+        .unwrap();
     assert_eq!(placeholder.as_deref(), Some("Saved (leave empty to keep it)"));
     let source = app.client.source().await.unwrap();
-    assert!(!source.contains("kept-secret-pw"), "the password is not in the page");
+    assert!(
+        !source.contains("kept-secret-pw"),
+        "the password is not in the page"
+    );
     app.quit().await;
 
     let data = home.data_dir();
     let store = std::fs::read_to_string(data.join("settings.json")).unwrap();
-    assert!(!store.contains("kept-secret-pw"), "the password is not in the settings store");
+    assert!(
+        !store.contains("kept-secret-pw"),
+        "the password is not in the settings store"
+    );
     let pw = data.join("password");
     assert_eq!(std::fs::read_to_string(&pw).unwrap(), "kept-secret-pw");
     use std::os::unix::fs::PermissionsExt;

@@ -19,7 +19,12 @@ async fn stop_mid_stream(format: MountFormat, corpus_name: &str, fed: usize) {
         // Roughly the recorder's pace, four times faster: input is flowing when Stop comes.
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     }
-    session.stop().await.expect("stop is clean");
+    // A copy of the sender still held elsewhere (the desktop app keeps one) must not hold Stop up.
+    let _still_held = session.sender();
+    tokio::time::timeout(std::time::Duration::from_secs(20), session.stop())
+        .await
+        .expect("Stop ends the input even while a sender is held")
+        .expect("stop is clean");
     let received = listener.finish().await;
 
     let dir = tempfile::tempdir().unwrap();
