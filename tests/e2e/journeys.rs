@@ -228,3 +228,53 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     let mode = std::fs::metadata(&pw).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only the user can read the password file");
 }
+
+#[tokio::test]
+async fn first_run_tries_it_on_this_computer_and_watches_the_broadcast() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let screen = Screen::start();
+    let home = Home::new();
+    let app = App::launch(&screen, &home).await;
+    // No server yet: the first-run offer is there and Go live waits for one.
+    assert!(app.el("#golive").await.attr("disabled").await.unwrap().is_some());
+    app.click("#audio-only").await;
+    app.click("#try-local").await;
+    app.wait_for(
+        || async { app.el("#golive").await.attr("disabled").await.unwrap().is_none() },
+        "the private server",
+    )
+    .await;
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    let url = app.value("#share-url").await;
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/live.mp3"), "{url}");
+    app.click("#watch-toggle").await;
+    // The in-app player plays what listeners get: its clock moves.
+    let played = || async {
+        let t = app
+            .client
+            .execute("return document.getElementById('watch-player').currentTime", vec![])
+            .await
+            .unwrap();
+        t.as_f64().unwrap_or(0.0)
+    };
+    app.wait_for(|| async { played().await > 1.0 }, "the Watch player to play").await;
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    // The private server lives in the app's data folder and stops with the app.
+    let conf = home.data_dir().join("local-icecast/icecast.xml");
+    assert!(conf.is_file());
+    let pid_of_server = || {
+        let out = Command::new("pgrep").args(["-f", conf.to_str().unwrap()]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert!(!pid_of_server().is_empty(), "the private server runs while the app does");
+    app.quit().await;
+    for _ in 0..50 {
+        if pid_of_server().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the private server outlived the app");
+}

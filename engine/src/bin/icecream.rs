@@ -38,6 +38,19 @@ enum Command {
         /// The title, e.g. "Artist - Title".
         title: String,
     },
+    /// Start a private Icecast on this computer (127.0.0.1, random passwords) and broadcast to it:
+    /// what the app's "Try it on this computer" does. The server stops when the broadcast does.
+    Try {
+        /// What to send, as for `stream`.
+        #[arg(short, long, value_name = "PATH")]
+        input: PathBuf,
+        /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
+        #[arg(long, default_value = "webm-video")]
+        format: MountFormat,
+        /// Send as fast as possible instead of at the media's own pace.
+        #[arg(long)]
+        fast: bool,
+    },
     /// Print the settings that the file and flags add up to, and any problems with them.
     Settings {
         #[command(flatten)]
@@ -220,6 +233,7 @@ async fn main() -> ExitCode {
         Command::TestConnection(server) => test_connection(server).await,
         Command::Metadata { server, title } => metadata(server, title).await,
         Command::Settings { server, save } => show_settings(server, save),
+        Command::Try { input, format, fast } => try_here(input, format, fast).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -281,18 +295,49 @@ fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String
     probe.validate().map_err(|e| e.to_string())
 }
 
+async fn try_here(input: PathBuf, format: MountFormat, fast: bool) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("icecream-try-{}", std::process::id()));
+    let opts = icecream_engine::LocalOptions {
+        utf8_by_default: true,
+        ..Default::default()
+    };
+    let server = icecream_engine::LocalIcecast::start(&dir, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut s = server.settings(&format!("/live.{}", format.extension()), format);
+    s.stream.name = "Icecream demo".into();
+    eprintln!(
+        "A private Icecast runs at http://127.0.0.1:{}/ — open {} in VLC or a browser.",
+        server.port,
+        Target::from_settings(&s).listen_url()
+    );
+    let result = stream_with(s, &input, fast, None).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 async fn stream(args: StreamArgs) -> Result<(), String> {
     let s = checked(&args.server)?;
-    let ffmpeg = match &args.ffmpeg {
+    stream_with(s, &args.input, args.fast, args.ffmpeg).await
+}
+
+async fn stream_with(
+    s: Settings,
+    input: &std::path::Path,
+    fast: bool,
+    ffmpeg: Option<PathBuf>,
+) -> Result<(), String> {
+    let ffmpeg = match &ffmpeg {
         Some(p) => Ffmpeg { path: p.clone() },
         None => Ffmpeg::locate().map_err(|e| e.to_string())?,
     };
     let version = ffmpeg.version().await.map_err(|e| e.to_string())?;
     log::info!("using ffmpeg {version} at {}", ffmpeg.path.display());
 
-    let source = Source::open(&args.input)?;
+    let source = Source::open(input)?;
     let mut opts = SessionOptions::new(ffmpeg);
-    opts.realtime_input = matches!(source, Source::File(_)) && !args.fast;
+    opts.realtime_input = matches!(source, Source::File(_)) && !fast;
     let session = Session::start(s, opts).map_err(|e| e.to_string())?;
     eprintln!("Going live at {} …", session.listen_url);
     let printer = tokio::spawn(print_status(session.status()));
@@ -303,7 +348,7 @@ async fn stream(args: StreamArgs) -> Result<(), String> {
     };
     let fed = async {
         match &source {
-            Source::Chunks(entries) => input::replay_chunks(&session, entries, !args.fast, |_| {}).await,
+            Source::Chunks(entries) => input::replay_chunks(&session, entries, !fast, |_| {}).await,
             Source::File(path) => {
                 let f = tokio::fs::File::open(path).await.map_err(|e| InputError::Read {
                     path: path.clone(),

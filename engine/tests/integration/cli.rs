@@ -187,3 +187,18 @@ fn help_explains_every_option() {
     }
     assert!(!t.contains("--password "), "there is no password flag");
 }
+
+#[test]
+fn try_runs_a_private_server_and_broadcasts_to_it() {
+    let out = cli()
+        .args(["try", "--format", "mp3", "--fast", "--input"])
+        .arg(corpus("webm-opus-audio-250ms"))
+        .env_remove("ICECREAM_PASSWORD")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("A private Icecast runs at http://127.0.0.1:"), "{text}");
+    assert!(text.contains("/live.mp3 in VLC"), "{text}");
+    assert!(text.contains("Stopped. Everything recorded was sent."), "{text}");
+}
