@@ -150,6 +150,10 @@ impl Drop for App {
 
 impl App {
     pub async fn launch(screen: &Screen, home: &Home) -> App {
+        App::launch_with(screen, home, &[]).await
+    }
+
+    pub async fn launch_with(screen: &Screen, home: &Home, env: &[(&str, &str)]) -> App {
         let port = free_port();
         let native = free_port();
         let driver_bin = which_tauri_driver();
@@ -166,6 +170,7 @@ impl App {
                 .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
                 .env("ICECREAM_MOCK_CAPTURE", "1")
                 .env("RUST_LOG", "info")
+                .envs(env.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),
         );
@@ -196,8 +201,8 @@ impl App {
             _driver: driver,
         };
         app.wait_for(
-            || async { app.text("#status").await == "Not live" },
-            "the page to load",
+            || async { app.client.find(Locator::Css("body[data-ready]")).await.is_ok() },
+            "the page to be ready",
         )
         .await;
         app

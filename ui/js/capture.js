@@ -47,13 +47,18 @@ export class Capture {
   }
 
   /** Opens camera (unless audio only) and microphone, shows the preview and the level. */
-  async open({ audioOnly }) {
+  async open({ audioOnly, encoding }) {
     this.close();
     const camera = this.cameraSelect.value;
     const mic = this.micSelect.value;
+    // The size and rate from Settings, as far as the camera can.
+    const video = encoding
+      ? { width: { ideal: encoding.width }, height: { ideal: encoding.height }, frameRate: { ideal: encoding.fps } }
+      : {};
+    if (camera) video.deviceId = { exact: camera };
     const constraints = {
       audio: mic ? { deviceId: { exact: mic } } : true,
-      video: audioOnly ? false : (camera ? { deviceId: { exact: camera } } : true),
+      video: audioOnly ? false : video,
     };
     try {
       this.stream = await navigator.mediaDevices.getUserMedia(constraints);
@@ -121,9 +126,6 @@ function fill(select, devices, noun) {
  */
 export function startRecorder(stream, { video, onChunk, onError }) {
   const tracks = video ? stream.getTracks() : stream.getAudioTracks();
-  if (video && stream.getVideoTracks().length === 0) {
-    throw new CaptureError('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
-  }
   if (tracks.length === 0) throw new CaptureError('No microphone is open, so there is nothing to broadcast.');
   const types = video ? VIDEO_TYPES : AUDIO_TYPES;
   const mimeType = types.find((t) => t === '' || MediaRecorder.isTypeSupported(t));

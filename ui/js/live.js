@@ -1,6 +1,8 @@
 // The Go live / Stop button, the status line and the stats: one broadcast at a time.
 import { call, Channel, pushChunk, errorText } from './ipc.js';
 import { startRecorder, CaptureError } from './capture.js';
+import { startWebCodecs } from './webcodecs.js';
+import { capturePath } from './capture-path.js';
 import { showNotice, clearNotice } from './notice.js';
 
 function clock(secs) {
@@ -67,7 +69,7 @@ export class LivePanel {
     this.button.disabled = true;
     try {
       let stream = this.app.capture.stream;
-      if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly() });
+      if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly(), encoding: view.settings.encoding });
       const channel = new Channel();
       channel.onmessage = (s) => this.show(s);
       this.failedPush = false;
@@ -84,14 +86,20 @@ export class LivePanel {
           if (!String(errorText(e)).startsWith('The broadcast has ended')) showNotice(errorText(e));
         }
       };
-      this.recorder = startRecorder(stream, {
+      if (format.has_video && stream.getVideoTracks().length === 0) {
+        throw new CaptureError('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
+      }
+      const how = {
         video: format.has_video,
+        encoding: view.settings.encoding,
         onChunk: (chunk) => (queue = queue.then(() => send(chunk))),
         onError: (message) => {
           showNotice(message);
           this.stop();
         },
-      });
+      };
+      const path = capturePath(format.has_video);
+      this.recorder = path === 'webcodecs' ? await startWebCodecs(stream, how) : startRecorder(stream, how);
       this.setLive(true);
       this.show({ state: 'connecting', bytes_sent: 0, bitrate_kbps: 0 });
       let share;

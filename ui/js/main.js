@@ -64,22 +64,14 @@ async function tryLocal() {
 
 async function openCapture() {
   try {
-    await capture.open({ audioOnly: audioOnly.checked });
+    await capture.open({ audioOnly: audioOnly.checked, encoding: view && view.settings.encoding });
   } catch (e) {
     showNotice(e instanceof CaptureError ? e.message : errorText(e));
   }
 }
 
 async function start() {
-  const unsupported = Capture.supported();
-  try {
-    setView(await call('load_settings'));
-  } catch (e) {
-    showNotice(errorText(e));
-    return;
-  }
-  if (view.notice) showNotice(view.notice);
-  audioOnly.checked = localStorage.getItem('audioOnly') === '1';
+  // Controls answer from the first moment; what they need arrives just after.
   $('open-settings').addEventListener('click', async () => {
     try {
       settings.open(await call('load_settings'));
@@ -88,6 +80,7 @@ async function start() {
     }
   });
   $('try-local').addEventListener('click', () => tryLocal());
+  audioOnly.checked = localStorage.getItem('audioOnly') === '1';
   audioOnly.addEventListener('change', () => {
     localStorage.setItem('audioOnly', audioOnly.checked ? '1' : '0');
     if (!live.live) {
@@ -98,6 +91,15 @@ async function start() {
   for (const select of [$('camera'), $('microphone')]) {
     select.addEventListener('change', () => live.live || openCapture());
   }
+  try {
+    setView(await call('load_settings'));
+  } catch (e) {
+    showNotice(errorText(e));
+    return;
+  }
+  if (view.notice) showNotice(view.notice);
+  document.body.dataset.ready = 'yes';
+  const unsupported = Capture.supported();
   if (unsupported) {
     showNotice(unsupported);
     $('golive').disabled = true;

@@ -198,7 +198,10 @@ fn try_runs_a_private_server_and_broadcasts_to_it() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("A private Icecast runs at http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("A private Icecast runs at http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(text.contains("/live.mp3 in VLC"), "{text}");
     assert!(text.contains("Stopped. Everything recorded was sent."), "{text}");
 }

@@ -1,0 +1,71 @@
+//! Chunk IPC throughput in the real webview: a 64 KiB chunk as raw bytes (what the app does) vs
+//! the same chunk as a JSON array of numbers (what it must never do). Run by hand:
+//!
+//!     cargo bench --bench ipc
+//!
+//! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the two
+//! benchmark commands), calls each command from the page in a loop, and prints MiB/s and ms per
+//! call. Results go to bench/RESULTS.md by hand, with the machine and the date.
+
+#[allow(dead_code)]
+#[path = "../tests/e2e/desktop.rs"]
+mod desktop;
+
+use desktop::{App, Home, Screen};
+
+const CHUNK: usize = 64 * 1024;
+
+const LOOP: &str = r#"
+const [calls, size, mode, done] = arguments;
+const invoke = window.__TAURI__.core.invoke;
+const chunk = new Uint8Array(size);
+for (let i = 0; i < size; i++) chunk[i] = i & 255;
+(async () => {
+  const send = mode === 'raw'
+    ? () => invoke('bench_raw', chunk)
+    : () => invoke('bench_json', { data: Array.from(chunk) });
+  for (let i = 0; i < 10; i++) await send();
+  const t0 = performance.now();
+  let got = 0;
+  for (let i = 0; i < calls; i++) got += await send();
+  done({ ms: performance.now() - t0, got });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+async fn run(app: &App, mode: &str, calls: u64) -> (f64, f64) {
+    let args = vec![calls.into(), (CHUNK as u64).into(), mode.into()];
+    let out = app
+        .client
+        .execute_async(LOOP, args)
+        .await
+        .expect("the page runs the loop");
+    if let Some(e) = out.get("error") {
+        panic!("{mode}: {e}");
+    }
+    let ms = out["ms"].as_f64().unwrap();
+    assert_eq!(
+        out["got"].as_u64().unwrap(),
+        calls * CHUNK as u64,
+        "every byte arrived"
+    );
+    let mib_s = (calls as f64 * CHUNK as f64 / 1048576.0) / (ms / 1000.0);
+    (mib_s, ms / calls as f64)
+}
+
+#[tokio::main]
+async fn main() {
+    let screen = Screen::start();
+    let home = Home::new();
+    let app = App::launch_with(&screen, &home, &[("ICECREAM_BENCH", "1")]).await;
+    println!("64 KiB chunks, page → Rust, one call at a time (as the recorder sends them)");
+    for (mode, calls) in [("raw", 1000), ("json", 60)] {
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            rates.push(run(&app, mode, calls).await);
+        }
+        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mib_s, ms) = rates[1];
+        println!("{mode:>4}: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  (median of 3 runs of {calls} calls)");
+    }
+    app.quit().await;
+}

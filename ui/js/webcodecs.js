@@ -1,0 +1,201 @@
+// The WebCodecs path: the page encodes camera (VP8) and microphone (Opus) itself and muxes a live
+// WebM stream (mediabunny, vendored), for webviews whose MediaRecorder cannot record video
+// (Debian 12's WebKitGTK). Its chunks go to the engine exactly like recorder chunks.
+import {
+  Output, WebMOutputFormat, StreamTarget, VideoSampleSource, AudioSampleSource, VideoSample, AudioSample,
+} from '../vendor/mediabunny/mediabunny.min.mjs';
+
+const SAMPLE_RATE = 48000;
+// Small writes are gathered and handed on together: fewer IPC calls, at most this much later.
+const FLUSH_MS = 100;
+
+export function webCodecsMissing({ video }) {
+  const needed = ['AudioEncoder', 'AudioData', 'AudioWorkletNode'].concat(video ? ['VideoEncoder', 'VideoFrame'] : []);
+  const missing = needed.filter((name) => typeof window[name] === 'undefined');
+  if (video && !('requestVideoFrameCallback' in HTMLVideoElement.prototype)) missing.push('requestVideoFrameCallback');
+  return missing;
+}
+
+/**
+ * Encodes `stream` and calls onChunk(Uint8Array) with the WebM bytes, in order (it may return a
+ * promise: the encoder then waits). Returns { stop(): Promise, mimeType }.
+ */
+export async function startWebCodecs(stream, { video, encoding, onChunk, onError }) {
+  const t0 = performance.now();
+  let pending = [];
+  let chain = Promise.resolve();
+  const flush = () => {
+    if (pending.length === 0) return chain;
+    const parts = pending;
+    pending = [];
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    chain = chain.then(() => onChunk(bytes));
+    return chain;
+  };
+  const timer = setInterval(flush, FLUSH_MS);
+  const writable = new WritableStream({
+    write(chunk) {
+      pending.push(chunk.data.slice());
+    },
+  });
+  const output = new Output({
+    format: new WebMOutputFormat({ appendOnly: true, minimumClusterDuration: 1 }),
+    target: new StreamTarget(writable),
+  });
+
+  let stopped = false;
+  let failed = false;
+  const fail = (what, e) => {
+    if (failed || stopped) return;
+    failed = true;
+    onError(`The ${what} encoder stopped: ${e && e.message ? e.message : e}.`);
+  };
+
+  let videoSource = null;
+  let videoEl = null;
+  if (video) {
+    videoSource = new VideoSampleSource({
+      codec: 'vp8',
+      bitrate: encoding.video_bitrate_kbps * 1000,
+      // A keyframe every second: a listener joining mid-stream sees a picture at once.
+      keyFrameInterval: 1,
+      latencyMode: 'realtime',
+    });
+    output.addVideoTrack(videoSource, { frameRate: encoding.fps });
+  }
+  const audioSource = new AudioSampleSource({
+    codec: 'opus',
+    bitrate: encoding.audio_bitrate_kbps * 1000,
+  });
+  output.addAudioTrack(audioSource);
+  await output.start();
+
+  // Audio: an AudioWorklet taps the microphone at 48 kHz; timestamps count samples from the
+  // moment the first batch was captured, so the audio clock never drifts from its own samples.
+  const ctx = new AudioContext({ sampleRate: SAMPLE_RATE });
+  await ctx.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
+  const mic = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
+  const tap = new AudioWorkletNode(ctx, 'pcm-tap', { numberOfOutputs: 1 });
+  const silent = ctx.createGain();
+  silent.gain.value = 0;
+  mic.connect(tap).connect(silent).connect(ctx.destination);
+  let audioStart = null;
+  let firstVideoAt = null;
+  let audioFrames = 0;
+  let audioChain = Promise.resolve();
+  tap.port.onmessage = ({ data }) => {
+    if (stopped || failed) return;
+    if (audioStart === null) {
+      audioStart = (performance.now() - t0) / 1000 - data.frames / SAMPLE_RATE - (ctx.baseLatency || 0);
+      audioStart = Math.max(0, audioStart);
+    }
+    // The camera starts later than the microphone (up to 2 s): the stream starts with the first
+    // picture, and the audio timeline starts there too, so that audio and video start together for
+    // every listener and player. From then on, the audio clock is its own sample count.
+    if (video && firstVideoAt === null) return;
+    if (audioFrames === 0 && video) audioStart = firstVideoAt;
+    const timestamp = audioStart + audioFrames / SAMPLE_RATE;
+    audioFrames += data.frames;
+    const sample = new AudioSample({
+      data: data.planar,
+      format: 'f32-planar',
+      numberOfChannels: data.channels,
+      sampleRate: SAMPLE_RATE,
+      timestamp,
+    });
+    audioChain = audioChain
+      .then(() => audioSource.add(sample))
+      .catch((e) => fail('audio', e))
+      .finally(() => sample.close());
+  };
+
+  // Video: each camera frame, copied out of GPU memory first (WebKitGTK's encoder fails on
+  // GPU-backed frames), stamped with its capture time on the same clock as the audio.
+  let videoChain = Promise.resolve();
+  if (video) {
+    videoEl = document.createElement('video');
+    videoEl.muted = true;
+    videoEl.playsInline = true;
+    videoEl.srcObject = new MediaStream(stream.getVideoTracks());
+    await videoEl.play();
+    const interval = 1000 / encoding.fps;
+    let last = -Infinity;
+    let busy = false;
+    let lastTick = -1;
+    let lastKeyMs = -1;
+    const onFrame = (now) => {
+      if (stopped || failed) return;
+      // One clock for every frame: the callback's own time (capture times are not always given).
+      const at = now;
+      if (!busy && at - last >= interval * 0.9) {
+        last = at;
+        // Frame times on the frame-rate grid, strictly increasing: WebKit's encoder rounds times
+        // to its frame rate, so two frames closer than one tick would get one time.
+        const tick = Math.max(Math.round(((at - t0) * encoding.fps) / 1000), lastTick + 1);
+        lastTick = tick;
+        const ms = Math.round((tick * 1000) / encoding.fps);
+        if (firstVideoAt === null) firstVideoAt = ms / 1000;
+        busy = true;
+        videoChain = videoChain
+          .then(async () => {
+            const frame = new VideoFrame(videoEl, { timestamp: ms * 1000 });
+            let copy;
+            try {
+              const buffer = new Uint8Array(frame.allocationSize());
+              const layout = await frame.copyTo(buffer);
+              copy = new VideoFrame(buffer, {
+                format: frame.format,
+                codedWidth: frame.codedWidth,
+                codedHeight: frame.codedHeight,
+                displayWidth: frame.displayWidth,
+                displayHeight: frame.displayHeight,
+                timestamp: frame.timestamp,
+                layout,
+              });
+            } finally {
+              frame.close();
+            }
+            const sample = new VideoSample(copy);
+            // A keyframe before a second has passed since the last, whatever the frame spacing.
+            const keyFrame = lastKeyMs < 0 || ms - lastKeyMs >= 1000 - 3 * interval;
+            if (keyFrame) lastKeyMs = ms;
+            try {
+              await videoSource.add(sample, { keyFrame });
+            } finally {
+              sample.close();
+              copy.close();
+            }
+          })
+          .catch((e) => fail('video', e))
+          .finally(() => (busy = false));
+      }
+      videoEl.requestVideoFrameCallback(onFrame);
+    };
+    videoEl.requestVideoFrameCallback(onFrame);
+  }
+
+  return {
+    mimeType: video ? 'video/webm;codecs=vp8,opus' : 'audio/webm;codecs=opus',
+    /** Flushes both encoders and the muxer; resolves once the last bytes have been handed on. */
+    async stop() {
+      stopped = true;
+      await Promise.allSettled([audioChain, videoChain]);
+      try {
+        await output.finalize();
+      } catch (e) {
+        // A failed encoder leaves nothing to finalize; what was sent stays sent.
+      }
+      clearInterval(timer);
+      await flush();
+      mic.disconnect();
+      tap.port.onmessage = null;
+      await ctx.close().catch(() => {});
+      if (videoEl) videoEl.srcObject = null;
+    },
+  };
+}
