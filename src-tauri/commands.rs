@@ -4,6 +4,8 @@ use icecream_engine::icecast::{self, Check, StreamHeaders, Target};
 use icecream_engine::settings::Problem;
 use icecream_engine::{LocalIcecast, LocalOptions, MountFormat, Secret, Settings, Share, Status};
 use serde::Serialize;
+use std::path::PathBuf;
+
 use tauri::ipc::{Channel, InvokeBody, Request};
 use tauri::State;
 use tokio::sync::Mutex;
@@ -16,14 +18,16 @@ const MAX_CHUNK: usize = 16 * 1024 * 1024;
 
 pub struct AppState {
     store: std::sync::Mutex<AppStore>,
+    recordings: PathBuf,
     live: Live,
     local: Mutex<Option<LocalIcecast>>,
 }
 
 impl AppState {
-    pub fn new(store: AppStore) -> Self {
+    pub fn new(store: AppStore, recordings: PathBuf) -> Self {
         AppState {
             store: std::sync::Mutex::new(store),
+            recordings,
             live: Live::default(),
             local: Mutex::new(None),
         }
@@ -201,7 +205,7 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
 pub async fn go_live(state: State<'_, AppState>, status: Channel<Status>) -> Answer<Share> {
     let settings = state.store().settings()?;
     settings.validate()?;
-    Ok(state.live.start(settings, status).await?)
+    Ok(state.live.start(settings, status, &state.recordings).await?)
 }
 
 /// One recorder chunk, as the raw request body: never a JSON array of numbers.

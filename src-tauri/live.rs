@@ -1,7 +1,9 @@
 //! The one broadcast the window runs: started with the saved settings, fed by the recorder's
 //! chunks, reporting its status to the page over a channel.
 
-use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, Status};
+use std::path::Path;
+
+use icecream_engine::{Ffmpeg, Recording, Session, SessionOptions, Settings, Share, Status};
 use tauri::ipc::Channel;
 use tokio::sync::{mpsc, Mutex};
 
@@ -9,6 +11,9 @@ struct Running {
     session: Session,
     chunks: mpsc::Sender<Vec<u8>>,
     settings: Settings,
+    /// Every chunk, on disk before it goes on air.
+    recording: Recording,
+    recording_failed: Option<String>,
 }
 
 #[derive(Default)]
@@ -17,7 +22,12 @@ pub struct Live {
 }
 
 impl Live {
-    pub async fn start(&self, settings: Settings, status: Channel<Status>) -> Result<Share, String> {
+    pub async fn start(
+        &self,
+        settings: Settings,
+        status: Channel<Status>,
+        recordings: &Path,
+    ) -> Result<Share, String> {
         let mut running = self.running.lock().await;
         if running.as_ref().is_some_and(|r| !r.session.is_finished()) {
             return Err("You are already live. Stop the broadcast before starting another.".into());
@@ -39,14 +49,24 @@ impl Live {
             chunks: session.sender(),
             session,
             settings: settings.clone(),
+            recording: Recording::new(recordings),
+            recording_failed: None,
         });
         Ok(Share::for_settings(&settings))
     }
 
     /// Hands one recorder chunk to the broadcast; waits while the encoder catches up.
     pub async fn push(&self, chunk: Vec<u8>) -> Result<(), String> {
-        let chunks = match self.running.lock().await.as_ref() {
-            Some(r) => r.chunks.clone(),
+        let chunks = match self.running.lock().await.as_mut() {
+            Some(r) => {
+                if r.recording_failed.is_none() {
+                    if let Err(e) = r.recording.write(&chunk) {
+                        log::warn!("{e}");
+                        r.recording_failed = Some(e.to_string());
+                    }
+                }
+                r.chunks.clone()
+            }
             None => return Err("Not live: press Go live first.".into()),
         };
         chunks
@@ -60,9 +80,18 @@ impl Live {
         let Some(r) = self.running.lock().await.take() else {
             return Ok("Not live.".into());
         };
-        let summary = r.session.stop().await.map_err(|e| e.to_string())?;
+        // The page has handed over its last chunk: the recording is complete.
+        let saved = match (r.recording_failed, r.recording.finish()) {
+            (Some(e), _) | (None, Err(icecream_engine::RecordingError::Write { reason: e, .. })) => {
+                format!(" {e}")
+            }
+            (None, Ok(Some(path))) => format!(" The recording is in {}.", path.display()),
+            (None, Ok(None)) => String::new(),
+        };
+        drop(r.chunks);
+        let summary = r.session.stop().await.map_err(|e| format!("{e}{saved}"))?;
         Ok(format!(
-            "Stopped after {}. Everything recorded was sent ({}).",
+            "Stopped after {}. Everything recorded was sent ({}).{saved}",
             icecream_engine::status::clock(summary.live_for),
             icecream_engine::status::human_bytes(summary.bytes_sent)
         ))

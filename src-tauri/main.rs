@@ -19,7 +19,14 @@ fn main() {
         .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| {
             let store = store::AppStore::open(app.handle())?;
-            app.manage(commands::AppState::new(store));
+            // Recordings go where the person keeps videos (~/Videos/Icecream), else beside the settings.
+            let paths = app.path();
+            let recordings = paths
+                .video_dir()
+                .or_else(|_| paths.home_dir().map(|h| h.join("Videos")))
+                .or_else(|_| paths.app_data_dir())?
+                .join("Icecream");
+            app.manage(commands::AppState::new(store, recordings));
             if std::env::var_os(BENCH_ENV).is_some() {
                 app.add_capability(
                     tauri::ipc::CapabilityBuilder::new("bench")

@@ -202,6 +202,11 @@ fn explain_failure(tail: &VecDeque<String>, status: std::process::ExitStatus) ->
     {
         return "the recorder's stream is damaged and could not be read.".into();
     }
+    if all.contains("pipe:0: End of file") {
+        return "the recorder's stream ended before any sound or picture arrived. Check that the camera \
+                and microphone work, then go live again."
+            .into();
+    }
     if all.contains("Unknown encoder") || all.contains("Encoder not found") {
         return "this ffmpeg lacks an encoder the format needs. Install a full ffmpeg build.".into();
     }
@@ -334,6 +339,15 @@ impl Args {
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(unix)]
+    #[test]
+    fn an_input_that_ends_before_media_is_explained() {
+        use std::os::unix::process::ExitStatusExt;
+        let tail: VecDeque<String> = ["pipe:0: End of file".to_string()].into();
+        let said = explain_failure(&tail, std::process::ExitStatus::from_raw(256));
+        assert!(said.starts_with("the recorder's stream ended before any sound or picture arrived."));
+    }
     use super::*;
 
     fn joined(format: MountFormat, input: Container) -> String {

@@ -251,6 +251,20 @@ impl App {
         el.send_keys(text).await.unwrap();
     }
 
+    /// Picks an option of a settings list. A list low in the dialog can be out of reach for a
+    /// moment while the dialog lays out, so this tries again for a few seconds.
+    pub async fn choose(&self, name: &str, value: &str) {
+        let css = format!("#settings-form [name=\"{name}\"]");
+        for _ in 0..25 {
+            let el = self.el(&css).await;
+            if el.select_by_value(value).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("could not choose {value} in {name}");
+    }
+
     pub async fn wait_for<F, Fut>(&self, mut ok: F, what: &str)
     where
         F: FnMut() -> Fut,

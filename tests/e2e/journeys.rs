@@ -65,16 +65,8 @@ async fn fill_settings(
     if app.el("#advanced").await.attr("open").await.unwrap().is_none() {
         app.click("#advanced summary").await;
     }
-    app.el("#settings-form [name=\"format\"]")
-        .await
-        .select_by_value(format)
-        .await
-        .unwrap();
-    app.el("#settings-form [name=\"capture\"]")
-        .await
-        .select_by_value(capture)
-        .await
-        .unwrap();
+    app.choose("format", format).await;
+    app.choose("capture", capture).await;
     app.click("#save-settings").await;
     app.wait_for(
         || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
@@ -184,6 +176,28 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         secs >= 3.0,
         "the listener heard {secs} s of audio ({} bytes)",
         body.len()
+    );
+    // The local recording holds all of it, and the window says where it is.
+    let recordings: Vec<PathBuf> = std::fs::read_dir(home.dir.path().join("Videos/Icecream"))
+        .expect("a recordings folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    assert!(
+        recordings[0].extension().is_some_and(|e| e == "mp4"),
+        "{recordings:?}"
+    );
+    let kept = decoded_seconds(&recordings[0]);
+    // The MP3 the listener got is a little longer: encoder delay and the end padding.
+    assert!(
+        kept >= secs - 0.3,
+        "the recording has {kept} s, the listener heard {secs} s"
+    );
+    let notice = app.text("#notice").await;
+    assert!(
+        notice.contains("The recording is in") && notice.contains("Videos/Icecream"),
+        "{notice}"
     );
     app.quit().await;
 }

@@ -1,0 +1,180 @@
+//! Capture + encode in the real webview, per path: frames achieved, per-frame copy and encode
+//! time, and the CPU of the webview process and of ffmpeg, while live to a private Icecast.
+//! Run by hand (results to bench/RESULTS.md, with the machine and the date):
+//!
+//!     cargo bench --bench capture
+//!
+//! The camera and microphone are WebKitGTK's mock devices under Xvfb.
+
+#[allow(dead_code)]
+#[path = "../tests/e2e/desktop.rs"]
+mod desktop;
+
+use std::time::{Duration, Instant};
+
+use desktop::{App, Home, Screen};
+use icecream_engine::{LocalIcecast, LocalOptions};
+
+const SECONDS: u64 = 20;
+
+/// CPU seconds (user + system) of every process whose command line contains `pattern`.
+fn cpu_seconds(pattern: &str) -> f64 {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(cmd) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmd).contains(pattern) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // Fields after the command name: utime and stime are the 12th and 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        total += (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick;
+    }
+    total
+}
+
+struct Case {
+    label: &'static str,
+    format: &'static str,
+    path: &'static str,
+    size: (u32, u32),
+}
+
+async fn run(app: &App, ice: &LocalIcecast, case: &Case) {
+    let script = r#"
+const [host, port, password, format, width, height, path, done] = arguments;
+const invoke = window.__TAURI__.core.invoke;
+(async () => {
+  const view = await invoke('load_settings');
+  const s = view.settings;
+  Object.assign(s.server, { host, port, mount: '/bench', tls: false });
+  Object.assign(s.encoding, { format, width, height, fps: 30 });
+  await invoke('save_settings', { settings: s, password });
+  localStorage.setItem('capturePath', path);
+  localStorage.setItem('audioOnly', format === 'webm-video' ? '0' : '1');
+  done('ok');
+})().catch((e) => done(String(e && e.message || e)));
+"#;
+    let args = vec![
+        "127.0.0.1".into(),
+        ice.port.into(),
+        ice.source_password.expose().into(),
+        case.format.into(),
+        case.size.0.into(),
+        case.size.1.into(),
+        case.path.into(),
+    ];
+    let r = app.client.execute_async(script, args).await.unwrap();
+    assert_eq!(r.as_str(), Some("ok"), "{r}");
+    // Reload so the page opens the camera at the new size, then go live.
+    app.client.refresh().await.unwrap();
+    app.wait_for(
+        || async {
+            app.client
+                .find(fantoccini::Locator::Css("body[data-ready]"))
+                .await
+                .is_ok()
+        },
+        "the page",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    let (web0, ff0, t0) = (
+        cpu_seconds("WebKitWebProcess"),
+        cpu_seconds("pipe:1"),
+        Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
+    let wall = t0.elapsed().as_secs_f64();
+    let (web, ff) = (
+        cpu_seconds("WebKitWebProcess") - web0,
+        cpu_seconds("pipe:1") - ff0,
+    );
+    let stats = app
+        .client
+        .execute(
+            "return window.icecreamCaptureStats ? window.icecreamCaptureStats() : null",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    let frames = stats["frames"].as_f64().unwrap_or(0.0);
+    let per = |key: &str| {
+        if frames > 0.0 {
+            stats[key].as_f64().unwrap() / frames
+        } else {
+            0.0
+        }
+    };
+    let video = if case.path == "webcodecs" && case.format == "webm-video" {
+        format!(
+            "{}x{} {:5.1} fps  copy {:5.1} ms  encode {:5.1} ms",
+            stats["width"],
+            stats["height"],
+            frames / stats["seconds"].as_f64().unwrap(),
+            per("copyMs"),
+            per("encodeMs")
+        )
+    } else {
+        "audio only".to_string()
+    };
+    println!(
+        "{:<32} {video:<52} webview CPU {:5.1} %  ffmpeg CPU {:5.1} %",
+        case.label,
+        100.0 * web / wall,
+        100.0 * ff / wall
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let ice = LocalIcecast::start(dir.path(), &LocalOptions::default())
+        .await
+        .unwrap();
+    let screen = Screen::start();
+    let home = Home::new();
+    let app = App::launch(&screen, &home).await;
+    println!("{SECONDS} s live per case; CPU in % of one core");
+    let cases = [
+        Case {
+            label: "WebCodecs VP8+Opus → WebM",
+            format: "webm-video",
+            path: "webcodecs",
+            size: (640, 480),
+        },
+        Case {
+            label: "WebCodecs VP8+Opus → WebM",
+            format: "webm-video",
+            path: "webcodecs",
+            size: (1280, 720),
+        },
+        Case {
+            label: "WebCodecs Opus → MP3",
+            format: "mp3",
+            path: "webcodecs",
+            size: (640, 480),
+        },
+        Case {
+            label: "MediaRecorder AAC/fMP4 → MP3",
+            format: "mp3",
+            path: "recorder",
+            size: (640, 480),
+        },
+    ];
+    for case in &cases {
+        run(&app, &ice, case).await;
+    }
+    app.quit().await;
+}
