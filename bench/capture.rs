@@ -147,31 +147,22 @@ async fn main() {
     let home = Home::new();
     let app = App::launch(&screen, &home).await;
     println!("{SECONDS} s live per case; CPU in % of one core");
+    let case = |label, format, path, size| Case {
+        label,
+        format,
+        path,
+        size,
+    };
     let cases = [
-        Case {
-            label: "WebCodecs VP8+Opus → WebM",
-            format: "webm-video",
-            path: "webcodecs",
-            size: (640, 480),
-        },
-        Case {
-            label: "WebCodecs VP8+Opus → WebM",
-            format: "webm-video",
-            path: "webcodecs",
-            size: (1280, 720),
-        },
-        Case {
-            label: "WebCodecs Opus → MP3",
-            format: "mp3",
-            path: "webcodecs",
-            size: (640, 480),
-        },
-        Case {
-            label: "MediaRecorder AAC/fMP4 → MP3",
-            format: "mp3",
-            path: "recorder",
-            size: (640, 480),
-        },
+        case("WebCodecs VP8+Opus → WebM", "webm-video", "webcodecs", (640, 480)),
+        case(
+            "WebCodecs VP8+Opus → WebM",
+            "webm-video",
+            "webcodecs",
+            (1280, 720),
+        ),
+        case("WebCodecs Opus → MP3", "mp3", "webcodecs", (640, 480)),
+        case("MediaRecorder AAC/fMP4 → MP3", "mp3", "recorder", (640, 480)),
     ];
     for case in &cases {
         run(&app, &ice, case).await;

@@ -42,6 +42,16 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// The app, launched and set up for this server, like a person would.
+    async fn app_set_for(&self, mount: &str, format: &str, capture: &str) -> App {
+        let app = App::launch(&self.screen, &self.home).await;
+        let password = self.ice.source_password.expose();
+        fill_settings(&app, &self.ice, mount, password, format, capture).await;
+        app
+    }
+}
+
 /// Settings → server, password, mount and format, then Save; like a person would.
 async fn fill_settings(
     app: &App,
@@ -120,29 +130,45 @@ fn decoded_seconds(file: &Path) -> f64 {
     parts.iter().fold(0.0, |acc, p| acc * 60.0 + p)
 }
 
+/// A listener on the mount while the app is live; `heard` ends it with Stop.
+struct Listening(tokio::task::JoinHandle<Result<(net::Head, Vec<u8>), icecream_engine::IcecastError>>);
+
+/// Clicks Go live, waits for LIVE, and starts listening to the mount.
+async fn go_live_and_listen(app: &App, ice: &LocalIcecast, mount: &str) -> Listening {
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    let (ep, path) = (ice.endpoint(), mount.to_string());
+    Listening(tokio::spawn(async move { net::get(&ep, &path, None).await }))
+}
+
+impl Listening {
+    /// Clicks Stop and returns all the listener got, saved to `file`.
+    async fn heard(self, app: &App, file: &Path) -> Vec<u8> {
+        app.click("#golive").await;
+        app.wait_status("Stopped").await;
+        let (head, body) = tokio::time::timeout(Duration::from_secs(20), self.0)
+            .await
+            .expect("the listener's stream ends with the broadcast")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.status, 200);
+        std::fs::write(file, &body).unwrap();
+        body
+    }
+}
+
 #[tokio::test]
 async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
+    let stage = &Stage::new().await;
     let Stage {
         ice, screen, home, ..
-    } = &Stage::new().await;
-    let app = App::launch(screen, home).await;
-    fill_settings(
-        &app,
-        ice,
-        "/e2e.mp3",
-        ice.source_password.expose(),
-        "mp3",
-        "recorder",
-    )
-    .await;
+    } = stage;
+    let app = stage.app_set_for("/e2e.mp3", "mp3", "recorder").await;
     // WebKitGTK's recorder gives no video, so this broadcast is radio, through the recorder path
     // (fragmented MP4/AAC, repaired by the engine).
     app.click("#audio-only").await;
-    app.click("#golive").await;
-    app.wait_status("LIVE").await;
+    let listener = go_live_and_listen(&app, ice, "/e2e.mp3").await;
     assert!(mount_listed(ice, "/e2e.mp3").await, "the mount is on the server");
-    let ep = ice.endpoint();
-    let listener = tokio::spawn(async move { net::get(&ep, "/e2e.mp3", None).await });
     // Long enough for stats to show and for several recorder chunks to reach the listener.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let bytes_shown = app.text("#stat-bytes").await;
@@ -157,20 +183,12 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
     assert!(app.value("#share-embed").await.starts_with("<audio controls"));
     screen.screenshot(&artifacts().join("live-window.png"));
 
-    app.click("#golive").await;
-    app.wait_status("Stopped").await;
+    let file = home.dir.path().join("heard.mp3");
+    let body = listener.heard(&app, &file).await;
     assert!(
         wait_mount(ice, "/e2e.mp3", false).await,
         "the mount is gone after Stop"
     );
-    let (head, body) = tokio::time::timeout(Duration::from_secs(20), listener)
-        .await
-        .expect("the listener's stream ends with the broadcast")
-        .unwrap()
-        .unwrap();
-    assert_eq!(head.status, 200);
-    let file = home.dir.path().join("heard.mp3");
-    std::fs::write(&file, &body).unwrap();
     let secs = decoded_seconds(&file);
     assert!(
         secs >= 3.0,
@@ -379,35 +397,15 @@ fn probe(file: &Path, args: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount() {
-    let Stage {
-        ice, screen, home, ..
-    } = &Stage::new().await;
-    let app = App::launch(screen, home).await;
-    fill_settings(
-        &app,
-        ice,
-        "/e2e.webm",
-        ice.source_password.expose(),
-        "webm-video",
-        "auto",
-    )
-    .await;
-    app.click("#golive").await;
-    app.wait_status("LIVE").await;
-    let ep = ice.endpoint();
-    let listener = tokio::spawn(async move { net::get(&ep, "/e2e.webm", None).await });
+    let stage = &Stage::new().await;
+    let Stage { ice, screen, .. } = stage;
+    let app = stage.app_set_for("/e2e.webm", "webm-video", "auto").await;
+    let listener = go_live_and_listen(&app, ice, "/e2e.webm").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     screen.screenshot(&artifacts().join("live-video-window.png"));
-    app.click("#golive").await;
-    app.wait_status("Stopped").await;
-    let (_, body) = tokio::time::timeout(Duration::from_secs(20), listener)
-        .await
-        .expect("the listener's stream ends with the broadcast")
-        .unwrap()
-        .unwrap();
     // Kept with the screenshots: what a listener got is the first thing to look at if this fails.
     let file: PathBuf = artifacts().join("watched.webm");
-    std::fs::write(&file, &body).unwrap();
+    let body = listener.heard(&app, &file).await;
 
     let codecs = probe(&file, &["-show_entries", "stream=codec_name"]);
     assert_eq!(codecs, ["vp8", "opus"], "camera and microphone are both on air");
