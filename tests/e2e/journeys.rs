@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use fantoccini::Locator;
 use icecream_engine::{icecast, net, LocalIcecast, LocalOptions};
 
 use crate::desktop::{artifacts, App, Home, Screen, ONE_AT_A_TIME};
@@ -264,7 +265,23 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     app.quit().await;
 
     let app = App::launch(screen, home).await;
+    // The recorder's 2-second self-test has run: Advanced says what this webview can do.
+    app.wait_for(
+        || async {
+            app.client
+                .find(Locator::Css("body[data-self-tested]"))
+                .await
+                .is_ok()
+        },
+        "the capture self-test",
+    )
+    .await;
     app.click("#open-settings").await;
+    assert_eq!(
+        app.text("#capture-hint").await,
+        "WebCodecs works; MediaRecorder gives no video here; MediaRecorder (audio) works. \
+         Automatic uses WebCodecs for video and WebCodecs for audio."
+    );
     let field = |name: &'static str| {
         let app = &app;
         async move { app.value(&format!("#settings-form [name=\"{name}\"]")).await }

@@ -1,9 +1,15 @@
 // Which capture path a broadcast uses: the page's own WebCodecs encoders + WebM muxer, or the
-// webview's MediaRecorder. Chosen by what the webview has, never by its name; Settings → Advanced
-// can override it (kept in this webview's storage: it is about this computer, not the server).
+// webview's MediaRecorder. Chosen by what the webview has and by a 2-second self-test of its
+// recorder at start (one that gives 0 bytes is broken, as WebKitGTK's is for video on Debian 12),
+// never by its name. Settings → Advanced can override it (kept in this webview's storage: it is
+// about this computer, not the server).
 import { webCodecsMissing } from './webcodecs.js';
 
 const KEY = 'capturePath';
+const SELF_TEST_MS = 2000;
+
+/** Recorder self-test results: null until tested, then true (bytes came) or false. */
+const recorderWorks = { video: null, audio: null };
 
 export function chosenOverride() {
   return localStorage.getItem(KEY) || 'auto';
@@ -13,12 +19,50 @@ export function setOverride(value) {
   localStorage.setItem(KEY, value);
 }
 
+async function bytesIn(stream) {
+  let bytes = 0;
+  const rec = new MediaRecorder(stream);
+  rec.ondataavailable = (e) => (bytes += e.data ? e.data.size : 0);
+  const stopped = new Promise((resolve) => (rec.onstop = resolve));
+  rec.start(250);
+  await new Promise((resolve) => setTimeout(resolve, SELF_TEST_MS));
+  rec.stop();
+  await stopped;
+  return bytes;
+}
+
+/** Records 2 s of `stream` (with and without video) and remembers whether any bytes came. */
+export async function selfTest(stream) {
+  if (typeof MediaRecorder === 'undefined') {
+    recorderWorks.video = recorderWorks.audio = false;
+    return;
+  }
+  const audio = new MediaStream(stream.getAudioTracks());
+  const tests = [bytesIn(audio).then((n) => (recorderWorks.audio = n > 0), () => (recorderWorks.audio = false))];
+  if (stream.getVideoTracks().length > 0) {
+    tests.push(bytesIn(stream).then((n) => (recorderWorks.video = n > 0), () => (recorderWorks.video = false)));
+  }
+  await Promise.all(tests);
+}
+
 /** 'webcodecs' or 'recorder'. WebCodecs first where it exists: it controls keyframes. */
 export function autoPath(video) {
-  return webCodecsMissing({ video }).length === 0 ? 'webcodecs' : 'recorder';
+  if (webCodecsMissing({ video }).length === 0) return 'webcodecs';
+  return 'recorder';
 }
 
 export function capturePath(video) {
   const chosen = chosenOverride();
   return chosen === 'auto' ? autoPath(video) : chosen;
+}
+
+/** One sentence on what this computer can do, for Settings → Advanced. */
+export function describe() {
+  const said = (works, what) =>
+    works === null ? `MediaRecorder (${what}) not tested yet` : works ? `MediaRecorder (${what}) works` : `MediaRecorder gives no ${what} here`;
+  const wc = webCodecsMissing({ video: true });
+  const webcodecs = wc.length === 0 ? 'WebCodecs works' : `WebCodecs is missing (${wc.join(', ')})`;
+  const name = (video) => (autoPath(video) === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder');
+  return `${webcodecs}; ${said(recorderWorks.video, 'video')}; ${said(recorderWorks.audio, 'audio')}. ` +
+    `Automatic uses ${name(true)} for video and ${name(false)} for audio.`;
 }

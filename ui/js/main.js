@@ -6,6 +6,7 @@ import { SettingsDialog } from './settings.js';
 import { SharePanel } from './share.js';
 import { NowPlayingPanel } from './nowplaying.js';
 import { showNotice, clearNotice } from './notice.js';
+import { selfTest } from './capture-path.js';
 
 const $ = (id) => document.getElementById(id);
 let view = null;
@@ -106,6 +107,9 @@ async function start() {
     return;
   }
   await openCapture();
+  // What this webview's recorder can really do, found once, while nothing is live.
+  if (capture.stream && !live.live) await selfTest(capture.stream).catch(() => {});
+  document.body.dataset.selfTested = 'yes';
 }
 
 start();

@@ -1,7 +1,7 @@
 // The Settings dialog: every engine setting, checked by the engine itself (its sentences appear
 // beside the fields), saved by the app. The password is sent once and never shown again.
 import { call, errorText } from './ipc.js';
-import { autoPath, chosenOverride, setOverride } from './capture-path.js';
+import { chosenOverride, describe, setOverride } from './capture-path.js';
 
 const SERVER = ['host', 'port', 'tls', 'mount', 'mount_per_user', 'username'];
 const STREAM = ['name', 'description', 'genre', 'url', 'public'];
@@ -54,9 +54,7 @@ export class SettingsDialog {
     for (const k of STREAM) write(this.field(k), s.stream[k]);
     for (const k of ENCODING) write(this.field(k), s.encoding[k]);
     this.field('capture').value = chosenOverride();
-    const auto = (video) => (autoPath(video) === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder');
-    document.getElementById('capture-hint').textContent =
-      `Automatic uses ${auto(true)} for video and ${auto(false)} for audio on this computer.`;
+    document.getElementById('capture-hint').textContent = describe();
     const pw = this.field('password');
     pw.value = '';
     pw.placeholder = view.has_password ? 'Saved (leave empty to keep it)' : '';
