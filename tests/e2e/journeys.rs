@@ -459,3 +459,56 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
     assert!((starts[0] - starts[1]).abs() < 0.040, "start times {starts:?}");
     app.quit().await;
 }
+
+#[tokio::test]
+async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let screen = Screen::start();
+    let home = Home::new();
+    // A settings file someone damaged: kept aside, never overwritten, and the app says so.
+    let data = home.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let damaged = b"{\"settings\": {\"server\": {\"host\": 12, ";
+    std::fs::write(data.join("settings.json"), damaged).unwrap();
+    let app = App::launch(&screen, &home).await;
+    let notice = app.text("#notice").await;
+    assert!(
+        notice.starts_with("Your settings file could not be read (it is not valid JSON")
+            && notice.contains("settings.damaged-"),
+        "{notice}"
+    );
+    let aside: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("settings.damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        std::fs::read(&aside[0]).unwrap(),
+        damaged,
+        "the damaged file is kept as it was"
+    );
+    // A chunk far too big for a recorder is refused in words, and the app goes on.
+    let said = app
+        .client
+        .execute_async(
+            "const done = arguments[0]; window.__TAURI__.core.invoke('push_chunk', new Uint8Array(17 * 1024 * 1024))\
+             .then(() => done('accepted'), (e) => done(e.message || String(e)))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        said.as_str().unwrap(),
+        "A recorder chunk of 17.8 MB was refused: chunks over 16.8 MB are not media from the recorder."
+    );
+    assert_eq!(app.text("#status").await, "Not live");
+    app.click("#open-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
+        "Settings to open after bad input",
+    )
+    .await;
+    app.quit().await;
+}
