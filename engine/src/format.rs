@@ -155,13 +155,36 @@ impl MediaStart {
     }
 }
 
+/// Where a listener can start: the first place in `bytes` at which the stream can resume after a
+/// reconnect (behind the cached stream header): a WebM Cluster, an Ogg page, an MP3 or ADTS frame.
+pub fn resume_point(format: MountFormat, bytes: &[u8]) -> Option<usize> {
+    match format {
+        MountFormat::WebmVideo | MountFormat::WebmAudio => bytes.windows(4).position(|w| w == CLUSTER_ID),
+        MountFormat::OggOpus | MountFormat::OggVorbis => {
+            bytes.windows(5).position(|w| w.starts_with(b"OggS") && w[4] == 0)
+        }
+        MountFormat::Mp3 => bytes.windows(2).position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0),
+        MountFormat::Aac => bytes.windows(2).position(|w| w[0] == 0xFF && w[1] & 0xF6 == 0xF0),
+    }
+}
+
+/// Where the stream header (what a reconnect sends again first) ends: WebM before its first
+/// Cluster, Ogg before its first page past the codec headers. MP3 and AAC have none.
+pub fn header_end(format: MountFormat, bytes: &[u8]) -> Option<usize> {
+    match format {
+        MountFormat::WebmVideo | MountFormat::WebmAudio => resume_point(format, bytes),
+        MountFormat::OggOpus | MountFormat::OggVorbis => bytes.windows(OGG_PAGE_HEAD).position(|w| {
+            w.starts_with(b"OggS") && w[4] == 0 && u64::from_le_bytes(w[6..14].try_into().unwrap()) != 0
+        }),
+        MountFormat::Mp3 | MountFormat::Aac => Some(0),
+    }
+}
+
 /// Bytes of an Ogg page header up to and including the granule position.
 const OGG_PAGE_HEAD: usize = 14;
 
 fn has_ogg_media_page(bytes: &[u8]) -> bool {
-    bytes
-        .windows(OGG_PAGE_HEAD)
-        .any(|w| w.starts_with(b"OggS") && w[4] == 0 && u64::from_le_bytes(w[6..14].try_into().unwrap()) != 0)
+    header_end(MountFormat::OggVorbis, bytes).is_some()
 }
 
 /// The container the recorder produced, known from its first bytes rather than a mime string.

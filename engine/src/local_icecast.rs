@@ -192,6 +192,35 @@ impl LocalIcecast {
         Err(LocalIcecastError::DidNotStart { log: last_log })
     }
 
+    /// Kills the server at once, as a crash or a power cut would (for fault tests).
+    pub fn kill(&mut self) {
+        kill_group(&mut self.child);
+    }
+
+    /// Starts the server again on the same port with the same passwords, after `kill`.
+    pub async fn restart(&mut self) -> Result<(), LocalIcecastError> {
+        kill_group(&mut self.child);
+        let binary = which::which("icecast2")
+            .or_else(|_| which::which("icecast"))
+            .map_err(|_| LocalIcecastError::NotInstalled)?;
+        let dir = self.dir.clone();
+        let files = |e: std::io::Error| LocalIcecastError::Files {
+            path: dir.display().to_string(),
+            reason: crate::plain_io_reason(&e),
+        };
+        // The port can stay taken for a moment after the old server died.
+        for _ in 0..20 {
+            self.child = spawn(&binary, &dir.join("icecast.xml"), &dir).map_err(files)?;
+            if self.wait_ready().await {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Err(LocalIcecastError::DidNotStart {
+            log: self.error_log_tail(5),
+        })
+    }
+
     async fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
@@ -309,14 +338,18 @@ fn chown_to_icecast(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGKILL);
+    }
+    #[cfg(not(unix))]
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for LocalIcecast {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
-        }
-        #[cfg(not(unix))]
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
     }
 }

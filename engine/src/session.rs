@@ -274,7 +274,7 @@ async fn run(
         counters.clone(),
     ));
     let format = settings.encoding.format;
-    let pumped = pump(&mut proc, conn, format, &counters, &status).await;
+    let pumped = pump(&mut proc, conn, (&target, &headers), format, &counters, &status).await;
     stats.abort();
     let result = finish(&mut proc, feed, pumped).await;
     let _ = pid_tx.send(None);
@@ -332,9 +332,33 @@ async fn feed(
 }
 
 /// ffmpeg's output to the server until ffmpeg ends its output; then the connection is closed.
+/// How long to wait before reconnect attempt `n` (1-based): 0.5 s doubling to 10 s, with jitter so
+/// that many sources cut off together do not all come back at once.
+fn backoff(attempt: u32) -> Duration {
+    let base = (500u64 << attempt.saturating_sub(1).min(5)).min(10_000);
+    let jitter = Instant::now().elapsed().subsec_nanos() as u64 % (base / 5 + 1);
+    Duration::from_millis(base - base / 10 + jitter)
+}
+
+/// The link to the server while ffmpeg's output flows: up, down (reconnecting), or back up and
+/// waiting for a point where listeners can resume.
+enum Link {
+    Up(SourceConnection),
+    Down {
+        attempt: u32,
+        next_try: tokio::time::Instant,
+        trying: Option<JoinHandle<Result<SourceConnection, IcecastError>>>,
+    },
+    Resyncing(SourceConnection),
+}
+
+/// ffmpeg's output to the server until ffmpeg ends its output; then the connection is closed. A
+/// lost connection is retried with backoff while the encoder keeps running; when it is back, the
+/// stream header is sent again and the stream resumes at the next Cluster, page or frame.
 async fn pump(
     proc: &mut FfmpegProcess,
-    mut conn: SourceConnection,
+    conn: SourceConnection,
+    (target, headers): (&Target, &StreamHeaders),
     format: format::MountFormat,
     counters: &Counters,
     status: &watch::Sender<Status>,
@@ -342,23 +366,139 @@ async fn pump(
     let mut stdout = proc.stdout.take().expect("stdout is piped");
     let mut buf = vec![0u8; 64 * 1024];
     let mut media = format::MediaStart::new(format);
+    // The stream header, cached until media starts; sent again after a reconnect.
+    let mut header = Vec::new();
+    let mut header_done = false;
+    // Bytes read while resyncing that may hold the start of a resume point.
+    let mut carry = Vec::new();
+    let mut link = Link::Up(conn);
     loop {
         let n = match stdout.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        conn.send(&buf[..n]).await?;
-        counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
-        if media.feed(&buf[..n]) && counters.live_since.set(Instant::now()).is_ok() {
-            status.send_modify(|s| {
-                if s.state == State::Connecting {
-                    s.state = State::Live;
-                }
-            });
+        let data = &buf[..n];
+        if !header_done {
+            header.extend_from_slice(data);
+            if let Some(end) = format::header_end(format, &header) {
+                header.truncate(end);
+                header_done = true;
+            }
         }
+        link = match link {
+            Link::Up(mut conn) => match conn.send(data).await {
+                Ok(()) => {
+                    counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+                    if media.feed(data) && counters.live_since.set(Instant::now()).is_ok() {
+                        status.send_modify(|s| {
+                            if s.state == State::Connecting {
+                                s.state = State::Live;
+                            }
+                        });
+                    }
+                    Link::Up(conn)
+                }
+                Err(e) if e.is_permanent() || counters.live_since.get().is_none() => return Err(e),
+                Err(e) => {
+                    log::warn!("connection lost, reconnecting: {e}");
+                    set_reconnecting(status, 1, &e);
+                    Link::Down {
+                        attempt: 1,
+                        next_try: tokio::time::Instant::now() + backoff(1),
+                        trying: None,
+                    }
+                }
+            },
+            Link::Down {
+                attempt,
+                next_try: _,
+                trying: Some(t),
+            } if t.is_finished() => match t.await.expect("connect task") {
+                Ok(conn) => {
+                    carry.clear();
+                    carry.extend_from_slice(data);
+                    Link::Resyncing(conn)
+                }
+                // A server that has not yet noticed the old connection is gone says "in use".
+                Err(e) if e.is_permanent() && !matches!(e, IcecastError::MountInUse { .. }) => return Err(e),
+                Err(e) => {
+                    set_reconnecting(status, attempt + 1, &e);
+                    Link::Down {
+                        attempt: attempt + 1,
+                        next_try: tokio::time::Instant::now() + backoff(attempt + 1),
+                        trying: None,
+                    }
+                }
+            },
+            Link::Down {
+                attempt,
+                next_try,
+                trying: None,
+            } if tokio::time::Instant::now() >= next_try => {
+                let (target, headers) = (target.clone(), headers.clone());
+                Link::Down {
+                    attempt,
+                    next_try,
+                    trying: Some(tokio::spawn(async move {
+                        icecast::connect_source(&target, &headers).await
+                    })),
+                }
+            }
+            down @ Link::Down { .. } => down,
+            Link::Resyncing(mut conn) => {
+                carry.extend_from_slice(data);
+                match format::resume_point(format, &carry) {
+                    Some(at) => {
+                        let resumed = [&header[..], &carry[at..]].concat();
+                        match conn.send(&resumed).await {
+                            Ok(()) => {
+                                counters
+                                    .bytes_sent
+                                    .fetch_add(resumed.len() as u64, Ordering::Relaxed);
+                                log::info!("reconnected to {}", target.listen_url());
+                                status.send_modify(|s| s.state = State::Live);
+                                carry.clear();
+                                Link::Up(conn)
+                            }
+                            Err(e) => {
+                                set_reconnecting(status, 1, &e);
+                                Link::Down {
+                                    attempt: 1,
+                                    next_try: tokio::time::Instant::now() + backoff(1),
+                                    trying: None,
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        // Keep only what could be the start of a resume point.
+                        let keep = carry.len().min(16);
+                        carry.drain(..carry.len() - keep);
+                        Link::Resyncing(conn)
+                    }
+                }
+            }
+        };
     }
-    conn.send(&format.end_padding()).await?;
-    conn.close().await
+    match link {
+        Link::Up(mut conn) => {
+            conn.send(&format.end_padding()).await?;
+            conn.close().await
+        }
+        // Stopped while the server was away: what was captured is in the local recording.
+        Link::Down { .. } | Link::Resyncing(_) => Err(IcecastError::Refusal {
+            reason: "the connection to the server was lost and could not be made again before the end".into(),
+        }),
+    }
+}
+
+fn set_reconnecting(status: &watch::Sender<Status>, attempt: u32, e: &IcecastError) {
+    status.send_modify(|s| {
+        s.state = State::Reconnecting {
+            attempt,
+            reason: e.to_string(),
+        }
+    });
 }
 
 async fn finish(

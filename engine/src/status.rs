@@ -9,9 +9,16 @@ use serde::Serialize;
 pub enum State {
     Connecting,
     Live,
+    /// The connection was lost; the encoder keeps running and the next attempt is under way.
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
     Stopping,
     Stopped,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl State {
@@ -49,6 +56,7 @@ impl Status {
         let head = match &self.state {
             State::Connecting => "Connecting…".to_string(),
             State::Live => format!("LIVE {}", clock(Duration::from_secs(self.uptime_secs))),
+            State::Reconnecting { attempt, .. } => format!("Reconnecting… (attempt {attempt})"),
             State::Stopping => "Stopping…".to_string(),
             State::Stopped => "Stopped".to_string(),
             State::Failed { reason } => format!("Stopped: {reason}"),

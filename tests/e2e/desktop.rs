@@ -257,12 +257,33 @@ impl App {
         let css = format!("#settings-form [name=\"{name}\"]");
         for _ in 0..25 {
             let el = self.el(&css).await;
+            // Scrolled to, as a person scrolls the dialog: WebKitWebDriver does not scroll a modal
+            // dialog's overflow by itself.
+            let _ = self
+                .client
+                .execute(
+                    "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+                    vec![css.clone().into()],
+                )
+                .await;
             if el.select_by_value(value).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        panic!("could not choose {value} in {name}");
+        let why = self
+            .client
+            .execute(
+                "const el = document.querySelector(arguments[0]); const r = el.getBoundingClientRect();\
+                 return JSON.stringify({disabled: el.disabled, advanced: document.getElementById('advanced').open,\
+                 dialog: document.getElementById('settings').open, top: r.top, height: r.height,\
+                 options: [...el.options].map(o => o.value), status: document.getElementById('status').textContent})",
+                vec![css.clone().into()],
+            )
+            .await
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        panic!("could not choose {value} in {name}: {why}");
     }
 
     pub async fn wait_for<F, Fut>(&self, mut ok: F, what: &str)

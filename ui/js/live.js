@@ -22,7 +22,7 @@ export function statusText(s) {
     case 'idle': return 'Not live';
     case 'connecting': return 'Connecting…';
     case 'live': return `LIVE ${clock(s.uptime_secs)}`;
-    case 'reconnecting': return 'Reconnecting…';
+    case 'reconnecting': return `Reconnecting… (attempt ${s.attempt})`;
     case 'stopping': return 'Stopping…';
     case 'stopped': return 'Stopped';
     case 'failed': return `Stopped: ${s.reason}`;

@@ -5,6 +5,7 @@ mod cli;
 mod errors;
 mod formats;
 mod metadata;
+mod reconnect;
 mod secrets;
 mod stats;
 mod stop;
