@@ -401,10 +401,9 @@ async fn pump(
                 Err(e) if e.is_permanent() || counters.live_since.get().is_none() => return Err(e),
                 Err(e) => {
                     log::warn!("connection lost, reconnecting: {e}");
-                    set_reconnecting(status, 1, &e);
                     Link::Down {
                         attempt: 1,
-                        next_try: tokio::time::Instant::now() + backoff(1),
+                        next_try: set_reconnecting(status, 1, &e),
                         trying: None,
                     }
                 }
@@ -421,14 +420,11 @@ async fn pump(
                 }
                 // A server that has not yet noticed the old connection is gone says "in use".
                 Err(e) if e.is_permanent() && !matches!(e, IcecastError::MountInUse { .. }) => return Err(e),
-                Err(e) => {
-                    set_reconnecting(status, attempt + 1, &e);
-                    Link::Down {
-                        attempt: attempt + 1,
-                        next_try: tokio::time::Instant::now() + backoff(attempt + 1),
-                        trying: None,
-                    }
-                }
+                Err(e) => Link::Down {
+                    attempt: attempt + 1,
+                    next_try: set_reconnecting(status, attempt + 1, &e),
+                    trying: None,
+                },
             },
             Link::Down {
                 attempt,
@@ -436,6 +432,11 @@ async fn pump(
                 trying: None,
             } if tokio::time::Instant::now() >= next_try => {
                 let (target, headers) = (target.clone(), headers.clone());
+                status.send_modify(|s| {
+                    if let State::Reconnecting { next_in_secs, .. } = &mut s.state {
+                        *next_in_secs = 0;
+                    }
+                });
                 Link::Down {
                     attempt,
                     next_try,
@@ -460,14 +461,11 @@ async fn pump(
                                 carry.clear();
                                 Link::Up(conn)
                             }
-                            Err(e) => {
-                                set_reconnecting(status, 1, &e);
-                                Link::Down {
-                                    attempt: 1,
-                                    next_try: tokio::time::Instant::now() + backoff(1),
-                                    trying: None,
-                                }
-                            }
+                            Err(e) => Link::Down {
+                                attempt: 1,
+                                next_try: set_reconnecting(status, 1, &e),
+                                trying: None,
+                            },
                         }
                     }
                     None => {
@@ -492,13 +490,17 @@ async fn pump(
     }
 }
 
-fn set_reconnecting(status: &watch::Sender<Status>, attempt: u32, e: &IcecastError) {
+/// Schedules reconnect attempt `attempt` and says so; returns when it is due.
+fn set_reconnecting(status: &watch::Sender<Status>, attempt: u32, e: &IcecastError) -> tokio::time::Instant {
+    let wait = backoff(attempt);
     status.send_modify(|s| {
         s.state = State::Reconnecting {
             attempt,
+            next_in_secs: wait.as_millis().div_ceil(1000) as u64,
             reason: e.to_string(),
         }
     });
+    tokio::time::Instant::now() + wait
 }
 
 async fn finish(

@@ -12,6 +12,8 @@ pub enum State {
     /// The connection was lost; the encoder keeps running and the next attempt is under way.
     Reconnecting {
         attempt: u32,
+        /// Seconds until that attempt, rounded up (0: under way).
+        next_in_secs: u64,
         reason: String,
     },
     Stopping,
@@ -56,7 +58,11 @@ impl Status {
         let head = match &self.state {
             State::Connecting => "Connecting…".to_string(),
             State::Live => format!("LIVE {}", clock(Duration::from_secs(self.uptime_secs))),
-            State::Reconnecting { attempt, .. } => format!("Reconnecting… (attempt {attempt})"),
+            State::Reconnecting {
+                attempt,
+                next_in_secs,
+                ..
+            } => reconnecting(*attempt, *next_in_secs),
             State::Stopping => "Stopping…".to_string(),
             State::Stopped => "Stopped".to_string(),
             State::Failed { reason } => format!("Stopped: {reason}"),
@@ -74,6 +80,15 @@ impl Status {
             human_bytes(self.bytes_sent),
             self.bitrate_kbps
         )
+    }
+}
+
+/// "Reconnecting — attempt 3, next in 2 s".
+pub fn reconnecting(attempt: u32, next_in_secs: u64) -> String {
+    if next_in_secs == 0 {
+        format!("Reconnecting — attempt {attempt}")
+    } else {
+        format!("Reconnecting — attempt {attempt}, next in {next_in_secs} s")
     }
 }
 
@@ -100,6 +115,24 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnecting_line_says_the_attempt_and_when() {
+        let state = |next_in_secs| State::Reconnecting {
+            attempt: 2,
+            next_in_secs,
+            reason: "the server closed the connection".into(),
+        };
+        let line = |st| {
+            Status {
+                state: st,
+                ..Status::default()
+            }
+            .line()
+        };
+        assert_eq!(line(state(1)), "Reconnecting — attempt 2, next in 1 s");
+        assert_eq!(line(state(0)), "Reconnecting — attempt 2");
+    }
 
     #[test]
     fn live_line() {

@@ -22,7 +22,8 @@ export function statusText(s) {
     case 'idle': return 'Not live';
     case 'connecting': return 'Connecting…';
     case 'live': return `LIVE ${clock(s.uptime_secs)}`;
-    case 'reconnecting': return `Reconnecting… (attempt ${s.attempt})`;
+    case 'reconnecting':
+      return `Reconnecting — attempt ${s.attempt}` + (s.next_in_secs ? `, next in ${s.next_in_secs} s` : '');
     case 'stopping': return 'Stopping…';
     case 'stopped': return 'Stopped';
     case 'failed': return `Stopped: ${s.reason}`;
