@@ -10,7 +10,6 @@ const COMMANDS: &[&str] = &[
     "push_chunk",
     "stop",
     "set_now_playing",
-    "share_info",
     "bench_raw",
     "bench_json",
 ];

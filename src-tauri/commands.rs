@@ -254,15 +254,6 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     })
 }
 
-#[tauri::command]
-pub async fn share_info(state: State<'_, AppState>) -> Answer<Share> {
-    let settings = match state.live.on_air().await {
-        Some(s) => s,
-        None => state.store().settings()?,
-    };
-    Ok(Share::for_settings(&settings))
-}
-
 /// IPC benchmark (bench/ipc): a chunk as raw bytes. Only granted when ICECREAM_BENCH is set.
 #[tauri::command]
 pub fn bench_raw(request: Request<'_>) -> usize {

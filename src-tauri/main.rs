@@ -49,7 +49,6 @@ fn main() {
             commands::push_chunk,
             commands::stop,
             commands::set_now_playing,
-            commands::share_info,
             commands::bench_raw,
             commands::bench_json,
         ])

@@ -55,6 +55,13 @@ fn share_dir() -> Option<PathBuf> {
     .find(|d| d.join("web/status-json.xsl").is_file())
 }
 
+/// Debian calls it icecast2, everyone else icecast.
+fn icecast_binary() -> Result<PathBuf, LocalIcecastError> {
+    which::which("icecast2")
+        .or_else(|_| which::which("icecast"))
+        .map_err(|_| LocalIcecastError::NotInstalled)
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -155,9 +162,7 @@ impl LocalIcecast {
             path: dir.display().to_string(),
             reason: crate::plain_io_reason(&e),
         };
-        let binary = which::which("icecast2")
-            .or_else(|_| which::which("icecast"))
-            .map_err(|_| LocalIcecastError::NotInstalled)?;
+        let binary = icecast_binary()?;
         let share = share_dir().ok_or(LocalIcecastError::NotInstalled)?;
         std::fs::create_dir_all(dir).map_err(files)?;
         let mut last_log = String::new();
@@ -200,9 +205,7 @@ impl LocalIcecast {
     /// Starts the server again on the same port with the same passwords, after `kill`.
     pub async fn restart(&mut self) -> Result<(), LocalIcecastError> {
         kill_group(&mut self.child);
-        let binary = which::which("icecast2")
-            .or_else(|_| which::which("icecast"))
-            .map_err(|_| LocalIcecastError::NotInstalled)?;
+        let binary = icecast_binary()?;
         let dir = self.dir.clone();
         let files = |e: std::io::Error| LocalIcecastError::Files {
             path: dir.display().to_string(),

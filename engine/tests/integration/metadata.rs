@@ -60,17 +60,7 @@ async fn live_session(ice: &Icecast, mount: &str, format: MountFormat) -> Live {
     let chunks = corpus_chunks("webm-opus-audio-250ms");
     let session = Session::start(ice.settings(mount, format), options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
-    // Keep the stream flowing in the background at the recorder's pace.
-    let rest: Vec<Vec<u8>> = chunks[pushed..].to_vec();
-    let feeder = session.sender();
-    let feeding = tokio::spawn(async move {
-        for c in rest {
-            if feeder.send(c).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    });
+    let feeding = feed_in_background(&session, &chunks[pushed..]);
     Live(session, feeding)
 }
 

@@ -13,16 +13,7 @@ async fn server_restarts_mid_broadcast(format: MountFormat, mount: &str) {
     let session = Session::start(ice.settings(mount, format), options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
     let mut rx = session.status();
-    let feeder = session.sender();
-    let rest: Vec<Vec<u8>> = chunks[pushed..].to_vec();
-    let feeding = tokio::spawn(async move {
-        for c in rest {
-            if feeder.send(c).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    });
+    let feeding = feed_in_background(&session, &chunks[pushed..]);
     tokio::time::sleep(Duration::from_secs(1)).await;
     ice.server.kill();
     tokio::time::timeout(

@@ -191,6 +191,20 @@ pub async fn push_until_live(session: &Session, chunks: &[Vec<u8>]) -> usize {
     panic!("the session never went live");
 }
 
+/// Keeps the stream flowing in the background at the recorder's pace (a chunk every 250 ms) until
+/// the chunks run out or the session stops taking them.
+pub fn feed_in_background(session: &Session, chunks: &[Vec<u8>]) -> tokio::task::JoinHandle<()> {
+    let (feeder, rest) = (session.sender(), chunks.to_vec());
+    tokio::spawn(async move {
+        for c in rest {
+            if feeder.send(c).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}
+
 /// Writes bytes to a file in `dir` and returns its path, for ffprobe.
 pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
