@@ -336,7 +336,13 @@ async fn feed(
 /// that many sources cut off together do not all come back at once.
 fn backoff(attempt: u32) -> Duration {
     let base = (500u64 << attempt.saturating_sub(1).min(5)).min(10_000);
-    let jitter = Instant::now().elapsed().subsec_nanos() as u64 % (base / 5 + 1);
+    // The clock's nanoseconds are random enough to spread sources apart (a fresh Instant's
+    // elapsed() is ~0, which gave no jitter at all).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = nanos as u64 % (base / 5 + 1);
     Duration::from_millis(base - base / 10 + jitter)
 }
 
