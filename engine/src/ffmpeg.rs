@@ -194,13 +194,22 @@ impl FfmpegProcess {
     }
 }
 
+const DAMAGED: &str = "the recorder's stream is damaged and could not be read.";
+
+impl FfmpegError {
+    /// The input itself is broken: starting the encoder again would fail the same way.
+    pub fn is_damaged_input(&self) -> bool {
+        matches!(self, FfmpegError::Failed { detail } if detail == DAMAGED)
+    }
+}
+
 fn explain_failure(tail: &VecDeque<String>, status: std::process::ExitStatus) -> String {
     let all = tail.iter().cloned().collect::<Vec<_>>().join("\n");
     if all.contains("Invalid data found")
         || all.contains("EBML header parsing failed")
         || all.contains("moov atom not found")
     {
-        return "the recorder's stream is damaged and could not be read.".into();
+        return DAMAGED.into();
     }
     if all.contains("pipe:0: End of file") {
         return "the recorder's stream ended before any sound or picture arrived. Check that the camera \
@@ -225,11 +234,22 @@ pub const OGG_PAGE_US: u32 = 200_000;
 
 /// ffmpeg's arguments to turn the recorder's `input` into the mount's format on stdout.
 /// `realtime` paces reading at the media's own speed (for playing a finished file live).
-pub fn args(format: MountFormat, input: Container, enc: &EncodingSettings, realtime: bool) -> Vec<String> {
+/// `restarted`: this encoder takes over mid-stream from one that died; its WebM or Ogg output keeps
+/// the input's timestamps so that it continues the timeline listeners are already on.
+pub fn args(
+    format: MountFormat,
+    input: Container,
+    enc: &EncodingSettings,
+    realtime: bool,
+    restarted: bool,
+) -> Vec<String> {
     let mut a = Args::default();
     a.push(["-hide_banner", "-nostdin", "-loglevel", "warning"]);
     if realtime {
         a.push(["-re"]);
+    }
+    if restarted && !matches!(format, MountFormat::Mp3 | MountFormat::Aac) {
+        a.push(["-copyts"]);
     }
     // Probe as little as possible: the recorder's header already describes every stream, and
     // ffmpeg's default probing holds back the first output for over two seconds.
@@ -333,7 +353,16 @@ impl Args {
     }
 
     fn ogg(&mut self) {
-        self.push(["-f", "ogg", "-page_duration", &OGG_PAGE_US.to_string()]);
+        // Bit-exact output keeps the stream's serial number the same when the encoder is
+        // restarted, so its pages continue the one logical stream listeners are on.
+        self.push([
+            "-fflags",
+            "+bitexact",
+            "-f",
+            "ogg",
+            "-page_duration",
+            &OGG_PAGE_US.to_string(),
+        ]);
     }
 }
 
@@ -351,7 +380,7 @@ mod tests {
     use super::*;
 
     fn joined(format: MountFormat, input: Container) -> String {
-        args(format, input, &EncodingSettings::default(), false).join(" ")
+        args(format, input, &EncodingSettings::default(), false, false).join(" ")
     }
 
     #[test]

@@ -168,6 +168,110 @@ pub fn resume_point(format: MountFormat, bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// The track number of the video track in a WebM header (EBML header, Segment, Tracks), if any.
+pub fn webm_video_track(header: &[u8]) -> Option<u64> {
+    const SEGMENT: u32 = 0x1853_8067;
+    const TRACKS: u32 = 0x1654_AE6B;
+    const TRACK_ENTRY: u32 = 0xAE;
+    const TRACK_NUMBER: u32 = 0xD7;
+    const TRACK_TYPE: u32 = 0x83;
+    fn walk(mut b: &[u8]) -> Option<u64> {
+        let (mut number, mut kind) = (None, None);
+        while let Some((id, id_len)) = ebml_id(b) {
+            let (size, size_len) = ebml_vint(&b[id_len..])?;
+            let body = &b[id_len + size_len..];
+            let body = size.map_or(body, |n| &body[..(n as usize).min(body.len())]);
+            match id {
+                SEGMENT | TRACKS | TRACK_ENTRY => {
+                    if let Some(track) = walk(body) {
+                        return Some(track);
+                    }
+                }
+                TRACK_NUMBER => number = Some(ebml_uint(body)),
+                TRACK_TYPE => kind = Some(ebml_uint(body)),
+                _ => {}
+            }
+            if let (Some(n), Some(1)) = (number, kind) {
+                return Some(n);
+            }
+            b = &b[(id_len + size_len + body.len()).min(b.len())..];
+        }
+        None
+    }
+    walk(header)
+}
+
+/// Where a WebM video stream can resume so that a listener's (or a decoder's) first picture is
+/// whole: a Cluster whose first block of the video track is a keyframe. Blocks of other tracks
+/// before it (a recorder often puts audio first) are fine.
+pub fn webm_keyframe_cluster(bytes: &[u8], video_track: u64) -> Option<usize> {
+    const SIMPLE_BLOCK: u32 = 0xA3;
+    let starts_with_keyframe = |c: &[u8]| -> Option<bool> {
+        let (_, size_len) = ebml_vint(&c[4..])?;
+        let mut at = 4 + size_len;
+        loop {
+            let (id, id_len) = ebml_id(&c[at..])?;
+            let (size, len) = ebml_vint(&c[at + id_len..])?;
+            let body = at + id_len + len;
+            match (id, size) {
+                (SIMPLE_BLOCK, _) => {
+                    let (track, track_len) = ebml_vint(&c[body..])?;
+                    if track == Some(video_track) {
+                        return Some(*c.get(body + track_len + 2)? & 0x80 != 0);
+                    }
+                }
+                // The next Cluster, or something this walk cannot step over.
+                (CLUSTER_ID_U32, _) | (_, None) => return Some(false),
+                _ => {}
+            }
+            at = body + size? as usize;
+        }
+    };
+    (0..bytes.len().saturating_sub(4))
+        .find(|&i| bytes[i..i + 4] == CLUSTER_ID && starts_with_keyframe(&bytes[i..]) == Some(true))
+}
+
+const CLUSTER_ID_U32: u32 = u32::from_be_bytes(CLUSTER_ID);
+
+/// While looking for a resume point, the bytes that must be kept for the next look: from the last
+/// Cluster start (its first video block may not have arrived yet), or the last 64 bytes (enough
+/// for any Cluster, fragment, page or frame header to straddle two reads).
+pub fn keep_from(bytes: &[u8]) -> usize {
+    let tail = bytes.len().saturating_sub(64);
+    bytes
+        .windows(4)
+        .rposition(|w| w == CLUSTER_ID)
+        .map_or(tail, |i| i.min(tail))
+}
+
+/// An EBML element ID (marker bits kept) and its length.
+fn ebml_id(b: &[u8]) -> Option<(u32, usize)> {
+    let len = b.first()?.leading_zeros() as usize + 1;
+    if len > 4 || b.len() < len {
+        return None;
+    }
+    Some((b[..len].iter().fold(0, |v, &x| v << 8 | x as u32), len))
+}
+
+/// An EBML size: None for "unknown" (all ones), which live streams use for Segment and Cluster.
+fn ebml_vint(b: &[u8]) -> Option<(Option<u64>, usize)> {
+    let first = *b.first()?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 || b.len() < len {
+        return None;
+    }
+    let mask = 0xFFu64 >> len;
+    let v = b[1..len]
+        .iter()
+        .fold(first as u64 & mask, |v, &x| v << 8 | x as u64);
+    let unknown = v == (1u64 << (7 * len)) - 1;
+    Some((if unknown { None } else { Some(v) }, len))
+}
+
+fn ebml_uint(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0, |v, &x| v << 8 | x as u64)
+}
+
 /// Where the stream header (what a reconnect sends again first) ends: WebM before its first
 /// Cluster, Ogg before its first page past the codec headers. MP3 and AAC have none.
 pub fn header_end(format: MountFormat, bytes: &[u8]) -> Option<usize> {
@@ -185,6 +289,23 @@ const OGG_PAGE_HEAD: usize = 14;
 
 fn has_ogg_media_page(bytes: &[u8]) -> bool {
     header_end(MountFormat::OggVorbis, bytes).is_some()
+}
+
+/// Where a decoder can start reading the recorder's stream behind its header: a WebM Cluster (its
+/// ID, a size, then its Timecode, so that the ID's bytes inside a frame are not taken for one) or
+/// an MP4 fragment (`moof` then `mfhd`). Used to cache the header and to restart the encoder.
+pub fn input_sync_point(container: Container, bytes: &[u8]) -> Option<usize> {
+    match container {
+        Container::Webm => (0..bytes.len().saturating_sub(4)).find(|&i| {
+            if bytes[i..i + 4] != CLUSTER_ID {
+                return false;
+            }
+            let size_len = bytes[i + 4].leading_zeros() as usize + 1;
+            size_len <= 8 && bytes.get(i + 4 + size_len) == Some(&0xE7)
+        }),
+        Container::Mp4 => (0..bytes.len().saturating_sub(15))
+            .find(|&i| &bytes[i + 4..i + 8] == b"moof" && &bytes[i + 12..i + 16] == b"mfhd"),
+    }
 }
 
 /// The container the recorder produced, known from its first bytes rather than a mime string.
@@ -234,6 +355,48 @@ mod tests {
         let mut m = MediaStart::new(MountFormat::Mp3);
         assert!(!m.feed(&[]));
         assert!(m.feed(&[0xFF, 0xFB]));
+    }
+
+    #[test]
+    fn input_resumes_at_a_real_cluster_or_fragment() {
+        // A Cluster ID inside frame data, not followed by a size and a Timecode, is no Cluster.
+        let webm = [
+            &[0x1F, 0x43, 0xB6, 0x75, 0x00, 0x00][..],
+            &[
+                0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xE7, 0x81,
+            ],
+        ]
+        .concat();
+        assert_eq!(input_sync_point(Container::Webm, &webm), Some(6));
+        assert_eq!(input_sync_point(Container::Webm, &webm[..10]), None);
+        let mp4 = [&b"\0\0\0\x08free"[..], b"\0\0\0\x40moof\0\0\0\x10mfhd"].concat();
+        assert_eq!(input_sync_point(Container::Mp4, &mp4), Some(8));
+        assert_eq!(input_sync_point(Container::Mp4, b"moofmfhd"), None);
+    }
+
+    #[test]
+    fn finds_the_video_track_and_its_keyframe_clusters() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/webm-vp8-opus-250ms"
+        );
+        let entries = crate::input::chunk_folder(std::path::Path::new(dir)).unwrap();
+        let all: Vec<u8> = entries
+            .iter()
+            .flat_map(|e| std::fs::read(&e.path).unwrap())
+            .collect();
+        let header_len = header_end(MountFormat::WebmVideo, &all).unwrap();
+        let track = webm_video_track(&all[..header_len]).expect("a video track");
+        let mut keyframes = vec![];
+        let mut at = header_len;
+        while let Some(i) = webm_keyframe_cluster(&all[at..], track) {
+            keyframes.push(at + i);
+            at += i + 4;
+        }
+        // Chromium puts a keyframe every 5.04 s, after the audio of its Cluster: 4 in this 20 s
+        // recording.
+        assert_eq!(keyframes.len(), 4, "{keyframes:?}");
+        assert_eq!(keyframes[0], header_len);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod fmp4;
 pub mod format;
 pub mod icecast;
 pub mod input;
+pub mod link;
 pub mod local_icecast;
 pub mod net;
 pub mod password_file;

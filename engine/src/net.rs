@@ -60,6 +60,24 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
+/// Whether the server accepts TCP connections now (no request is sent). Cheap enough to ask twice a
+/// second while it is away, so that a reconnect does not sleep through its return.
+pub async fn accepts(ep: &Endpoint) -> bool {
+    let host = ep.host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let attempt = async {
+        for addr in tokio::net::lookup_host((host.as_str(), ep.port)).await.ok()? {
+            if TcpStream::connect(addr).await.is_ok() {
+                return Some(());
+            }
+        }
+        None
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), attempt).await,
+        Ok(Some(()))
+    )
+}
+
 pub async fn connect(ep: &Endpoint) -> Result<Conn, IcecastError> {
     let host = ep.host.trim_start_matches('[').trim_end_matches(']').to_string();
     let addrs: Vec<_> = match tokio::time::timeout(

@@ -15,9 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::ffmpeg::{self, Ffmpeg, FfmpegError, FfmpegProcess};
-use crate::format::{self, Container};
-use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
+use crate::ffmpeg::{self, Ffmpeg, FfmpegError};
+use crate::format::{self, Container, MountFormat};
+use crate::icecast::{self, IcecastError, StreamHeaders, Target};
+use crate::link::{Counters, Uplink};
 use crate::settings::{Invalid, Settings};
 use crate::status::{State, Status};
 
@@ -213,13 +214,6 @@ async fn sniff_input(rx: &mut Input) -> Result<Option<(Container, Vec<u8>)>, Ses
     }
 }
 
-struct Counters {
-    bytes_in: AtomicU64,
-    bytes_sent: AtomicU64,
-    /// Set when the first encoded bytes reach the server: from then on a listener gets media.
-    live_since: std::sync::OnceLock<Instant>,
-}
-
 async fn run(
     settings: Settings,
     opts: SessionOptions,
@@ -241,44 +235,87 @@ async fn run(
         conn.close().await?;
         return Ok(Summary::default());
     };
+    let format = settings.encoding.format;
     log::info!(
         "live on {} ({}), input is {container:?}",
         target.listen_url(),
-        settings.encoding.format.label()
+        format.label()
     );
-    let args = ffmpeg::args(
-        settings.encoding.format,
-        container,
-        &settings.encoding,
-        opts.realtime_input,
-    );
-    let mut proc = opts.ffmpeg.spawn(&args)?;
-    let _ = pid_tx.send(proc.pid());
     let counters = Arc::new(Counters {
         bytes_in: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
         live_since: Default::default(),
     });
-    let stats = tokio::spawn(report_stats(
+    let stats = AbortOnDrop(tokio::spawn(report_stats(
         status.clone(),
         counters.clone(),
         target.clone(),
         opts.listener_poll,
-    ));
-    let repair = (container == Container::Mp4).then(crate::fmp4::Fmp4Repair::new);
-    let feed = tokio::spawn(feed(
-        proc.stdin.take().expect("stdin is piped"),
-        head,
-        rx,
-        repair,
-        counters.clone(),
-    ));
-    let format = settings.encoding.format;
-    let pumped = pump(&mut proc, conn, (&target, &headers), format, &counters, &status).await;
-    stats.abort();
-    let result = finish(&mut proc, feed, pumped).await;
+    )));
+    let feeder = Arc::new(tokio::sync::Mutex::new(Feeder::new(container, format, rx)));
+    let mut uplink = Uplink::new(conn, (&target, &headers), format, &counters, status.clone());
+    let mut first = Some(head);
+    let mut restarts = std::collections::VecDeque::new();
+    let encoded = loop {
+        let restarted = first.is_none();
+        let args = ffmpeg::args(
+            format,
+            container,
+            &settings.encoding,
+            opts.realtime_input,
+            restarted,
+        );
+        let mut proc = opts.ffmpeg.spawn(&args)?;
+        let _ = pid_tx.send(proc.pid());
+        let stdin = proc.stdin.take().expect("stdin is piped");
+        let feed = tokio::spawn(feed(feeder.clone(), stdin, first.take(), counters.clone()));
+        let mut stdout = proc.stdout.take().expect("stdout is piped");
+        if let Err(e) = pump(&mut stdout, &mut uplink).await {
+            // The server is gone for good: nothing more can be sent, so don't wait for ffmpeg.
+            feed.abort();
+            proc.kill().await;
+            return Err(e.into());
+        }
+        // ffmpeg's output has ended: because its input did, or because it died.
+        let Ok(exited) = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await else {
+            feed.abort();
+            proc.kill().await;
+            return Err(FfmpegError::Failed {
+                detail: "it did not finish within 15 seconds after the input ended.".into(),
+            }
+            .into());
+        };
+        if !feed.is_finished() {
+            feed.abort();
+        }
+        if matches!(feed.await, Ok(Fed::InputEnded)) {
+            break exited;
+        }
+        // Died mid-stream. A damaged input, an encoder that never got going or one that keeps
+        // dying cannot be helped by starting it again.
+        let now = Instant::now();
+        restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+        restarts.push_back(now);
+        let reason = match exited {
+            Err(e)
+                if e.is_damaged_input()
+                    || restarts.len() > MAX_RESTARTS
+                    || counters.live_since.get().is_none() =>
+            {
+                return Err(e.into())
+            }
+            Err(e) => e.to_string(),
+            Ok(()) => "it stopped before its input ended".into(),
+        };
+        log::warn!("{reason} Restarting the encoder; the broadcast goes on.");
+        uplink.encoder_restarted();
+        feeder.lock().await.restart();
+    };
     let _ = pid_tx.send(None);
-    result.map(|()| Summary {
+    drop(stats);
+    encoded?;
+    uplink.end().await?;
+    Ok(Summary {
         bytes_in: counters.bytes_in.load(Ordering::Relaxed),
         bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
         live_for: counters
@@ -289,35 +326,131 @@ async fn run(
     })
 }
 
-/// Recorder chunks into ffmpeg until the queue closes; closing stdin tells ffmpeg to finish.
-/// MP4 from WebKit goes through the fragment repair on the way.
-async fn feed(
-    mut stdin: tokio::process::ChildStdin,
-    head: Vec<u8>,
-    mut rx: Input,
-    mut repair: Option<crate::fmp4::Fmp4Repair>,
-    counters: Arc<Counters>,
-) {
-    let mut head = Some(head);
+/// ffmpeg dying this often within the window counts as a failure rather than a hiccup.
+const MAX_RESTARTS: usize = 3;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// ffmpeg's output to the server until ffmpeg ends its output.
+async fn pump(stdout: &mut tokio::process::ChildStdout, uplink: &mut Uplink<'_>) -> Result<(), IcecastError> {
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let chunk = match head.take() {
+        match stdout.read(&mut buf).await {
+            Ok(0) | Err(_) => return Ok(()),
+            Ok(n) => uplink.forward(&buf[..n]).await?,
+        }
+    }
+}
+
+/// The recorder's side of the encoder: its chunks, and what a restarted encoder needs to pick up
+/// the stream (the recorder's header, then input from the next Cluster or fragment on).
+struct Feeder {
+    input: Input,
+    container: Container,
+    /// MP4 from WebKit goes through the fragment repair on the way.
+    repair: Option<crate::fmp4::Fmp4Repair>,
+    header: Vec<u8>,
+    header_done: bool,
+    /// After a restart: input held back until the next point a decoder can start from; for a
+    /// video mount, a Cluster with a keyframe, so that the new encoder's output starts whole.
+    skipping: Option<Vec<u8>>,
+    format: MountFormat,
+    video_track: Option<u64>,
+}
+
+/// A recorder header larger than this is not cached (no real one comes near it).
+const MAX_INPUT_HEADER: usize = 1 << 20;
+
+impl Feeder {
+    fn new(container: Container, format: MountFormat, input: Input) -> Self {
+        Feeder {
+            format,
+            video_track: None,
+            input,
+            container,
+            repair: (container == Container::Mp4).then(crate::fmp4::Fmp4Repair::new),
+            header: Vec::new(),
+            header_done: false,
+            skipping: None,
+        }
+    }
+
+    fn restart(&mut self) {
+        self.skipping = Some(Vec::new());
+    }
+
+    /// The bytes of one chunk that go to the encoder now.
+    fn prepare(&mut self, chunk: Vec<u8>) -> Vec<u8> {
+        let bytes = match &mut self.repair {
+            Some(r) => r.push(&chunk),
+            None => chunk,
+        };
+        if !self.header_done {
+            self.header.extend_from_slice(&bytes);
+            if let Some(end) = format::input_sync_point(self.container, &self.header) {
+                self.header.truncate(end);
+                self.header_done = true;
+                if self.format == MountFormat::WebmVideo && self.container == Container::Webm {
+                    self.video_track = format::webm_video_track(&self.header);
+                }
+            } else if self.header.len() > MAX_INPUT_HEADER {
+                self.header_done = true;
+            }
+        }
+        let Some(carry) = &mut self.skipping else {
+            return bytes;
+        };
+        carry.extend_from_slice(&bytes);
+        let found = match self.video_track {
+            Some(track) => format::webm_keyframe_cluster(carry, track),
+            None => format::input_sync_point(self.container, carry),
+        };
+        match found {
+            Some(at) => {
+                let from_sync = carry.split_off(at);
+                self.skipping = None;
+                from_sync
+            }
+            None => {
+                carry.drain(..format::keep_from(carry));
+                Vec::new()
+            }
+        }
+    }
+}
+
+enum Fed {
+    InputEnded,
+    EncoderGone,
+}
+
+/// Recorder chunks into ffmpeg until the input ends; closing stdin tells ffmpeg to finish. A
+/// restarted encoder (no `first` chunk) gets the recorder's header first.
+async fn feed(
+    feeder: Arc<tokio::sync::Mutex<Feeder>>,
+    mut stdin: tokio::process::ChildStdin,
+    mut first: Option<Vec<u8>>,
+    counters: Arc<Counters>,
+) -> Fed {
+    let mut f = feeder.lock().await;
+    if first.is_none() && stdin.write_all(&f.header).await.is_err() {
+        return Fed::EncoderGone;
+    }
+    loop {
+        let chunk = match first.take() {
             Some(h) => h,
-            None => match rx.next().await {
+            None => match f.input.next().await {
                 Some(c) => c,
                 None => break,
             },
         };
         counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        let bytes = match &mut repair {
-            Some(r) => r.push(&chunk),
-            None => chunk,
-        };
+        let bytes = f.prepare(chunk);
         // A write error means ffmpeg has gone; its exit status says why.
         if stdin.write_all(&bytes).await.is_err() {
-            return;
+            return Fed::EncoderGone;
         }
     }
-    if let Some(r) = &mut repair {
+    if let Some(r) = &mut f.repair {
         if r.dropped > 0 {
             log::info!(
                 "dropped {} repeated MP4 fragment header(s) from the recorder",
@@ -325,213 +458,11 @@ async fn feed(
             );
         }
         if stdin.write_all(&r.finish()).await.is_err() {
-            return;
+            return Fed::EncoderGone;
         }
     }
     let _ = stdin.shutdown().await;
-}
-
-/// ffmpeg's output to the server until ffmpeg ends its output; then the connection is closed.
-/// How long to wait before reconnect attempt `n` (1-based): 0.5 s doubling to 10 s, with jitter so
-/// that many sources cut off together do not all come back at once.
-fn backoff(attempt: u32) -> Duration {
-    let base = (500u64 << attempt.saturating_sub(1).min(5)).min(10_000);
-    // The clock's nanoseconds are random enough to spread sources apart (a fresh Instant's
-    // elapsed() is ~0, which gave no jitter at all).
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let jitter = nanos as u64 % (base / 5 + 1);
-    Duration::from_millis(base - base / 10 + jitter)
-}
-
-/// The link to the server while ffmpeg's output flows: up, down (reconnecting), or back up and
-/// waiting for a point where listeners can resume.
-enum Link {
-    Up(SourceConnection),
-    Down {
-        attempt: u32,
-        next_try: tokio::time::Instant,
-        trying: Option<JoinHandle<Result<SourceConnection, IcecastError>>>,
-    },
-    Resyncing(SourceConnection),
-}
-
-/// ffmpeg's output to the server until ffmpeg ends its output; then the connection is closed. A
-/// lost connection is retried with backoff while the encoder keeps running; when it is back, the
-/// stream header is sent again and the stream resumes at the next Cluster, page or frame.
-async fn pump(
-    proc: &mut FfmpegProcess,
-    conn: SourceConnection,
-    (target, headers): (&Target, &StreamHeaders),
-    format: format::MountFormat,
-    counters: &Counters,
-    status: &watch::Sender<Status>,
-) -> Result<(), IcecastError> {
-    let mut stdout = proc.stdout.take().expect("stdout is piped");
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut media = format::MediaStart::new(format);
-    // The stream header, cached until media starts; sent again after a reconnect.
-    let mut header = Vec::new();
-    let mut header_done = false;
-    // Bytes read while resyncing that may hold the start of a resume point.
-    let mut carry = Vec::new();
-    let mut link = Link::Up(conn);
-    loop {
-        let n = match stdout.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let data = &buf[..n];
-        if !header_done {
-            header.extend_from_slice(data);
-            if let Some(end) = format::header_end(format, &header) {
-                header.truncate(end);
-                header_done = true;
-            }
-        }
-        link = match link {
-            Link::Up(mut conn) => match conn.send(data).await {
-                Ok(()) => {
-                    counters.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
-                    if media.feed(data) && counters.live_since.set(Instant::now()).is_ok() {
-                        status.send_modify(|s| {
-                            if s.state == State::Connecting {
-                                s.state = State::Live;
-                            }
-                        });
-                    }
-                    Link::Up(conn)
-                }
-                Err(e) if e.is_permanent() || counters.live_since.get().is_none() => return Err(e),
-                Err(e) => {
-                    log::warn!("connection lost, reconnecting: {e}");
-                    Link::Down {
-                        attempt: 1,
-                        next_try: set_reconnecting(status, 1, &e),
-                        trying: None,
-                    }
-                }
-            },
-            Link::Down {
-                attempt,
-                next_try: _,
-                trying: Some(t),
-            } if t.is_finished() => match t.await.expect("connect task") {
-                Ok(conn) => {
-                    carry.clear();
-                    carry.extend_from_slice(data);
-                    Link::Resyncing(conn)
-                }
-                // A server that has not yet noticed the old connection is gone says "in use".
-                Err(e) if e.is_permanent() && !matches!(e, IcecastError::MountInUse { .. }) => return Err(e),
-                Err(e) => Link::Down {
-                    attempt: attempt + 1,
-                    next_try: set_reconnecting(status, attempt + 1, &e),
-                    trying: None,
-                },
-            },
-            Link::Down {
-                attempt,
-                next_try,
-                trying: None,
-            } if tokio::time::Instant::now() >= next_try => {
-                let (target, headers) = (target.clone(), headers.clone());
-                status.send_modify(|s| {
-                    if let State::Reconnecting { next_in_secs, .. } = &mut s.state {
-                        *next_in_secs = 0;
-                    }
-                });
-                Link::Down {
-                    attempt,
-                    next_try,
-                    trying: Some(tokio::spawn(async move {
-                        icecast::connect_source(&target, &headers).await
-                    })),
-                }
-            }
-            down @ Link::Down { .. } => down,
-            Link::Resyncing(mut conn) => {
-                carry.extend_from_slice(data);
-                match format::resume_point(format, &carry) {
-                    Some(at) => {
-                        let resumed = [&header[..], &carry[at..]].concat();
-                        match conn.send(&resumed).await {
-                            Ok(()) => {
-                                counters
-                                    .bytes_sent
-                                    .fetch_add(resumed.len() as u64, Ordering::Relaxed);
-                                log::info!("reconnected to {}", target.listen_url());
-                                status.send_modify(|s| s.state = State::Live);
-                                carry.clear();
-                                Link::Up(conn)
-                            }
-                            Err(e) => Link::Down {
-                                attempt: 1,
-                                next_try: set_reconnecting(status, 1, &e),
-                                trying: None,
-                            },
-                        }
-                    }
-                    None => {
-                        // Keep only what could be the start of a resume point.
-                        let keep = carry.len().min(16);
-                        carry.drain(..carry.len() - keep);
-                        Link::Resyncing(conn)
-                    }
-                }
-            }
-        };
-    }
-    match link {
-        Link::Up(mut conn) => {
-            conn.send(&format.end_padding()).await?;
-            conn.close().await
-        }
-        // Stopped while the server was away: what was captured is in the local recording.
-        Link::Down { .. } | Link::Resyncing(_) => Err(IcecastError::Refusal {
-            reason: "the connection to the server was lost and could not be made again before the end".into(),
-        }),
-    }
-}
-
-/// Schedules reconnect attempt `attempt` and says so; returns when it is due.
-fn set_reconnecting(status: &watch::Sender<Status>, attempt: u32, e: &IcecastError) -> tokio::time::Instant {
-    let wait = backoff(attempt);
-    status.send_modify(|s| {
-        s.state = State::Reconnecting {
-            attempt,
-            next_in_secs: wait.as_millis().div_ceil(1000) as u64,
-            reason: e.to_string(),
-        }
-    });
-    tokio::time::Instant::now() + wait
-}
-
-async fn finish(
-    proc: &mut FfmpegProcess,
-    feed: JoinHandle<()>,
-    pumped: Result<(), IcecastError>,
-) -> Result<(), SessionError> {
-    if let Err(e) = pumped {
-        // The server is gone: nothing more can be sent, so don't wait for ffmpeg to drain.
-        feed.abort();
-        proc.kill().await;
-        return Err(e.into());
-    }
-    let exited = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await;
-    feed.abort();
-    match exited {
-        Ok(r) => r.map_err(SessionError::from),
-        Err(_) => {
-            proc.kill().await;
-            Err(FfmpegError::Failed {
-                detail: "it did not finish within 15 seconds after the input ended.".into(),
-            }
-            .into())
-        }
-    }
+    Fed::InputEnded
 }
 
 async fn report_stats(

@@ -2,6 +2,7 @@
 //! with the real recorder output in shared/corpus.
 
 mod cli;
+mod encoder;
 mod errors;
 mod formats;
 mod metadata;

@@ -238,10 +238,15 @@ pub fn codecs(file: &Path) -> Vec<String> {
 
 /// Decodes the whole file; returns what ffmpeg says at `-v error` (empty when all is well).
 pub fn decode_errors(file: &Path) -> String {
+    decode_errors_of(file, "0")
+}
+
+/// Decodes the streams `map` picks (e.g. "0:a"), as `decode_errors` does.
+pub fn decode_errors_of(file: &Path, map: &str) -> String {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
-        .args(["-f", "null", "-"])
+        .args(["-map", map, "-f", "null", "-"])
         .output()
         .unwrap();
     let mut s = String::from_utf8_lossy(&out.stderr).to_string();
@@ -353,4 +358,100 @@ pub async fn wait_for_children(pid: u32) -> Vec<u32> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     vec![]
+}
+
+impl Icecast {
+    /// How many times a source asked for `mount` (from the server's access log, which gets a line
+    /// when each connection ends).
+    pub fn source_attempts(&self, mount: &str) -> usize {
+        let log = std::fs::read_to_string(self.server.dir().join("access.log")).unwrap_or_default();
+        let put = format!("\"PUT {mount} ");
+        let source = format!("\"SOURCE {mount} ");
+        log.lines()
+            .filter(|l| l.contains(&put) || l.contains(&source))
+            .count()
+    }
+}
+
+pub fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: plain kill(2) on a pid this test started or owns.
+    assert_eq!(
+        unsafe { libc::kill(pid as libc::pid_t, sig) },
+        0,
+        "signal {sig} to {pid}"
+    );
+}
+
+/// None of these processes is left, not even as a zombie waiting to be reaped.
+pub fn assert_reaped(pids: &[u32]) {
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "pid (comm) state ppid …": a reused pid belongs to someone else's process.
+        let ours = stat.contains("(ffmpeg)")
+            && stat
+                .split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.split(' ').nth(1) == Some(&std::process::id().to_string()));
+        assert!(!ours, "ffmpeg {pid} is still there: {stat}");
+    }
+}
+
+/// The ffmpeg pid once the session runs one that is not `old`.
+pub async fn wait_new_ffmpeg(session: &Session, old: Option<u32>) -> u32 {
+    for _ in 0..200 {
+        if let Some(p) = session.ffmpeg_pid().filter(|p| Some(*p) != old) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new ffmpeg was started");
+}
+
+/// A TCP relay between the engine and the server that can "pull the cable": the engine's side is
+/// cut while the server's side stays open and silent, as when a network drops without a goodbye.
+pub struct Cable {
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<u32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Cable {
+    pub async fn to(server_port: u16) -> Cable {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, cuts) = tokio::sync::watch::channel(0u32);
+        let task = tokio::spawn(async move {
+            let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cuts = cuts.clone();
+                let held = held.clone();
+                let seen = *cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.wait_for(|n| *n != seen) => {
+                            // The server's side is kept open and never written to again.
+                            held.lock().unwrap().push(server);
+                        }
+                    }
+                });
+            }
+        });
+        Cable { port, cut, task }
+    }
+
+    /// Cuts every connection open now; new ones go through.
+    pub fn pull(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Cable {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

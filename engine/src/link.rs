@@ -1,0 +1,296 @@
+//! The source connection while the encoder's output flows: up, down (reconnecting with backoff),
+//! or back up and waiting for a point where listeners can resume. The encoder never waits for the
+//! server: a lost connection is retried in the background while its output is read on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::format::{self, MountFormat};
+use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
+use crate::net;
+use crate::status::{State, Status};
+
+/// Icecast keeps a source whose connection died without a goodbye (a stall, a dropped network)
+/// on its mount until its `source-timeout`, 10 s by default, and answers "mount in use" until
+/// then. During a reconnect that answer is our own ghost, so it is retried this long after the
+/// connection was lost, once a second, before it counts as someone else's.
+pub const GHOST_WAIT: Duration = Duration::from_secs(15);
+const GHOST_RETRY: Duration = Duration::from_secs(1);
+pub const WAITING_FOR_RELEASE: &str =
+    "waiting for the server to release the mount (it has not yet noticed that the old connection is gone)";
+
+pub(crate) struct Counters {
+    pub bytes_in: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    /// Set when the first encoded bytes reach the server: from then on a listener gets media.
+    pub live_since: std::sync::OnceLock<Instant>,
+}
+
+/// How long to wait before reconnect attempt `n` (1-based): 0.5 s doubling to 10 s, with jitter so
+/// that many sources cut off together do not all come back at once.
+fn backoff(attempt: u32) -> Duration {
+    let base = (500u64 << attempt.saturating_sub(1).min(5)).min(10_000);
+    // The clock's nanoseconds are random enough to spread sources apart (a fresh Instant's
+    // elapsed() is ~0, which gave no jitter at all).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = nanos as u64 % (base / 5 + 1);
+    Duration::from_millis(base - base / 10 + jitter)
+}
+
+/// While a server does not even accept connections, it is asked this often whether it is back.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// Logs in again until it works, or until the server says something retrying cannot fix. Each
+/// attempt and the wait before it are shown. The wait doubles, but a server that was not
+/// accepting connections is probed meanwhile (a bare TCP connect, four times a second), so its return is not slept through.
+async fn reconnect(
+    target: Target,
+    headers: StreamHeaders,
+    status: Arc<watch::Sender<Status>>,
+    lost: IcecastError,
+) -> Result<SourceConnection, IcecastError> {
+    let lost_at = Instant::now();
+    let mut reason = lost.to_string();
+    let mut wait = backoff(1);
+    for attempt in 1.. {
+        status.send_modify(|s| {
+            s.state = State::Reconnecting {
+                attempt,
+                next_in_secs: wait.as_millis().div_ceil(1000) as u64,
+                reason: reason.clone(),
+            }
+        });
+        let due = tokio::time::Instant::now() + wait;
+        if net::accepts(&target.endpoint).await {
+            tokio::time::sleep_until(due).await;
+        } else {
+            while tokio::time::Instant::now() < due && !net::accepts(&target.endpoint).await {
+                tokio::time::sleep(PROBE_EVERY.min(due - tokio::time::Instant::now())).await;
+            }
+        }
+        status.send_modify(|s| {
+            if let State::Reconnecting { next_in_secs, .. } = &mut s.state {
+                *next_in_secs = 0;
+            }
+        });
+        match icecast::connect_source(&target, &headers).await {
+            Ok(conn) => return Ok(conn),
+            // Our own dead connection, still on the mount until the server times it out.
+            Err(IcecastError::MountInUse { .. }) if lost_at.elapsed() < GHOST_WAIT => {
+                reason = WAITING_FOR_RELEASE.into();
+                wait = GHOST_RETRY;
+            }
+            // A name that does not resolve while the network is down is not a wrong name.
+            Err(e) if e.is_permanent() && !matches!(e, IcecastError::HostNotFound { .. }) => return Err(e),
+            Err(e) => {
+                reason = e.to_string();
+                wait = backoff(attempt + 1);
+            }
+        }
+    }
+    unreachable!("attempts are counted without end")
+}
+
+enum Link {
+    Up(SourceConnection),
+    Down(JoinHandle<Result<SourceConnection, IcecastError>>),
+    Resyncing(SourceConnection),
+}
+
+pub(crate) struct Uplink<'a> {
+    link: Option<Link>,
+    target: &'a Target,
+    headers: &'a StreamHeaders,
+    format: MountFormat,
+    counters: &'a Counters,
+    status: Arc<watch::Sender<Status>>,
+    media: format::MediaStart,
+    /// The stream header, cached until media starts; sent again after a reconnect.
+    header: Vec<u8>,
+    header_done: bool,
+    /// Bytes read while resyncing that may hold the start of a resume point.
+    carry: Vec<u8>,
+    /// After the encoder was restarted, its new header is read here and dropped: listeners
+    /// already have an identical one.
+    new_header: Option<Vec<u8>>,
+    video_track: Option<u64>,
+}
+
+impl<'a> Uplink<'a> {
+    pub fn new(
+        conn: SourceConnection,
+        (target, headers): (&'a Target, &'a StreamHeaders),
+        format: MountFormat,
+        counters: &'a Counters,
+        status: Arc<watch::Sender<Status>>,
+    ) -> Self {
+        Uplink {
+            link: Some(Link::Up(conn)),
+            target,
+            headers,
+            format,
+            counters,
+            status,
+            media: format::MediaStart::new(format),
+            header: Vec::new(),
+            header_done: false,
+            carry: Vec::new(),
+            new_header: None,
+            video_track: None,
+        }
+    }
+
+    /// A new encoder took over the stream. Its WebM or Ogg header repeats the old one and is
+    /// dropped: its Clusters or pages carry on the same tracks, serial number and timeline (it
+    /// keeps the input's timestamps), from its first point a listener can resume at. MP3 and AAC
+    /// frames simply continue.
+    pub fn encoder_restarted(&mut self) {
+        if !matches!(self.format, MountFormat::Mp3 | MountFormat::Aac) {
+            self.new_header = Some(Vec::new());
+        }
+    }
+
+    fn resume_at(&self, bytes: &[u8]) -> Option<usize> {
+        resume_at(self.format, self.video_track, bytes)
+    }
+}
+
+/// Where listeners can pick the stream up in `bytes`: for video, only at a keyframe, so that the
+/// first picture after a gap is whole.
+fn resume_at(format: MountFormat, video_track: Option<u64>, bytes: &[u8]) -> Option<usize> {
+    match (format, video_track) {
+        (MountFormat::WebmVideo, Some(track)) => format::webm_keyframe_cluster(bytes, track),
+        _ => format::resume_point(format, bytes),
+    }
+}
+
+impl<'a> Uplink<'a> {
+    /// Sends the encoder's next output, or keeps the link's state moving while the server is away.
+    pub async fn forward(&mut self, data: &[u8]) -> Result<(), IcecastError> {
+        let data = match self.new_header.as_mut() {
+            Some(held) => {
+                held.extend_from_slice(data);
+                let Some(end) = format::header_end(self.format, held) else {
+                    return Ok(());
+                };
+                let Some(at) = resume_at(self.format, self.video_track, &held[end..]) else {
+                    return Ok(());
+                };
+                let rest = held.split_off(end + at);
+                self.new_header = None;
+                rest
+            }
+            None => data.to_vec(),
+        };
+        if !self.header_done {
+            self.header.extend_from_slice(&data);
+            if let Some(end) = format::header_end(self.format, &self.header) {
+                self.header.truncate(end);
+                self.header_done = true;
+                self.video_track = format::webm_video_track(&self.header);
+            }
+        }
+        let link = self.link.take().expect("the link is put back after every step");
+        self.link = Some(self.step(link, &data).await?);
+        Ok(())
+    }
+
+    async fn step(&mut self, link: Link, data: &[u8]) -> Result<Link, IcecastError> {
+        Ok(match link {
+            Link::Up(mut conn) => match conn.send(data).await {
+                Ok(()) => {
+                    self.counters
+                        .bytes_sent
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    if self.media.feed(data) && self.counters.live_since.set(Instant::now()).is_ok() {
+                        self.status.send_modify(|s| {
+                            if s.state == State::Connecting {
+                                s.state = State::Live;
+                            }
+                        });
+                    }
+                    Link::Up(conn)
+                }
+                Err(e) if e.is_permanent() || self.counters.live_since.get().is_none() => return Err(e),
+                Err(e) => self.down(e),
+            },
+            Link::Down(task) if task.is_finished() => {
+                let conn = task.await.expect("the reconnect task does not panic")?;
+                self.carry.clear();
+                self.carry.extend_from_slice(data);
+                self.resync(conn).await
+            }
+            down @ Link::Down(_) => down,
+            Link::Resyncing(conn) => {
+                self.carry.extend_from_slice(data);
+                self.resync(conn).await
+            }
+        })
+    }
+
+    fn down(&self, e: IcecastError) -> Link {
+        log::warn!("connection lost, reconnecting: {e}");
+        Link::Down(tokio::spawn(reconnect(
+            self.target.clone(),
+            self.headers.clone(),
+            self.status.clone(),
+            e,
+        )))
+    }
+
+    /// Back on the server: the header goes first, then the stream from its next resume point.
+    async fn resync(&mut self, mut conn: SourceConnection) -> Link {
+        let Some(at) = self.resume_at(&self.carry) else {
+            self.carry.drain(..format::keep_from(&self.carry));
+            return Link::Resyncing(conn);
+        };
+        let resumed = [&self.header[..], &self.carry[at..]].concat();
+        self.carry.clear();
+        match conn.send(&resumed).await {
+            Ok(()) => {
+                self.counters
+                    .bytes_sent
+                    .fetch_add(resumed.len() as u64, Ordering::Relaxed);
+                log::info!("reconnected to {}", self.target.listen_url());
+                self.status.send_modify(|s| s.state = State::Live);
+                Link::Up(conn)
+            }
+            Err(e) => self.down(e),
+        }
+    }
+
+    /// The encoder's output has ended: the stream is finished and the connection closed.
+    pub async fn end(mut self) -> Result<(), IcecastError> {
+        let link = self.link.take();
+        if let Some(Link::Down(task)) = &link {
+            task.abort();
+        }
+        match link {
+            Some(Link::Up(mut conn)) => {
+                conn.send(&self.format.end_padding()).await?;
+                conn.close().await
+            }
+            // Stopped while the server was away: what was captured is in the local recording.
+            _ => Err(IcecastError::Refusal {
+                reason: "the connection to the server was lost and could not be made again before the end"
+                    .into(),
+            }),
+        }
+    }
+}
+
+impl Drop for Uplink<'_> {
+    /// A broadcast that ends while the server is away stops trying to reach it.
+    fn drop(&mut self) {
+        if let Some(Link::Down(task)) = &self.link {
+            task.abort();
+        }
+    }
+}
