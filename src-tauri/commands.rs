@@ -18,16 +18,22 @@ const MAX_CHUNK: usize = 16 * 1024 * 1024;
 
 pub struct AppState {
     store: std::sync::Mutex<AppStore>,
-    recordings: PathBuf,
+    folders: Folders,
     live: Live,
     local: Mutex<Option<LocalIcecast>>,
 }
 
+/// The person's own folders, where recordings go unless Settings names another.
+pub struct Folders {
+    pub videos: PathBuf,
+    pub music: PathBuf,
+}
+
 impl AppState {
-    pub fn new(store: AppStore, recordings: PathBuf) -> Self {
+    pub fn new(store: AppStore, folders: Folders) -> Self {
         AppState {
             store: std::sync::Mutex::new(store),
-            recordings,
+            folders,
             live: Live::default(),
             local: Mutex::new(None),
         }
@@ -205,7 +211,8 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
 pub async fn go_live(state: State<'_, AppState>, status: Channel<Status>) -> Answer<Share> {
     let settings = state.store().settings()?;
     settings.validate()?;
-    Ok(state.live.start(settings, status, &state.recordings).await?)
+    let record_to = settings.recording_dir(Some(&state.folders.videos), Some(&state.folders.music));
+    Ok(state.live.start(settings, status, record_to).await?)
 }
 
 /// One recorder chunk, as the raw request body: never a JSON array of numbers.

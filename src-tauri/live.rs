@@ -1,19 +1,18 @@
 //! The one broadcast the window runs: started with the saved settings, fed by the recorder's
 //! chunks, reporting its status to the page over a channel.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use icecream_engine::{Ffmpeg, Recording, Session, SessionOptions, Settings, Share, Status};
+use icecream_engine::session::ChunkSender;
+use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, Status};
 use tauri::ipc::Channel;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{watch, Mutex};
 
 struct Running {
     session: Session,
-    chunks: mpsc::Sender<Vec<u8>>,
+    chunks: ChunkSender,
+    status: watch::Receiver<Status>,
     settings: Settings,
-    /// Every chunk, on disk before it goes on air.
-    recording: Recording,
-    recording_failed: Option<String>,
 }
 
 #[derive(Default)]
@@ -26,15 +25,16 @@ impl Live {
         &self,
         settings: Settings,
         status: Channel<Status>,
-        recordings: &Path,
+        record_to: Option<PathBuf>,
     ) -> Result<Share, String> {
         let mut running = self.running.lock().await;
         if running.as_ref().is_some_and(|r| !r.session.is_finished()) {
             return Err("You are already live. Stop the broadcast before starting another.".into());
         }
         let ffmpeg = Ffmpeg::locate().map_err(|e| e.to_string())?;
-        let session =
-            Session::start(settings.clone(), SessionOptions::new(ffmpeg)).map_err(|e| e.to_string())?;
+        let mut opts = SessionOptions::new(ffmpeg);
+        opts.record_to = record_to;
+        let session = Session::start(settings.clone(), opts).map_err(|e| e.to_string())?;
         let mut rx = session.status();
         tauri::async_runtime::spawn(async move {
             loop {
@@ -47,26 +47,18 @@ impl Live {
         });
         *running = Some(Running {
             chunks: session.sender(),
+            status: session.status(),
             session,
             settings: settings.clone(),
-            recording: Recording::new(recordings),
-            recording_failed: None,
         });
         Ok(Share::for_settings(&settings))
     }
 
-    /// Hands one recorder chunk to the broadcast; waits while the encoder catches up.
+    /// Hands one recorder chunk to the broadcast (the recording gets it first); waits while the
+    /// encoder catches up.
     pub async fn push(&self, chunk: Vec<u8>) -> Result<(), String> {
-        let chunks = match self.running.lock().await.as_mut() {
-            Some(r) => {
-                if r.recording_failed.is_none() {
-                    if let Err(e) = r.recording.write(&chunk) {
-                        log::warn!("{e}");
-                        r.recording_failed = Some(e.to_string());
-                    }
-                }
-                r.chunks.clone()
-            }
+        let chunks = match self.running.lock().await.as_ref() {
+            Some(r) => r.chunks.clone(),
             None => return Err("Not live: press Go live first.".into()),
         };
         chunks
@@ -80,20 +72,20 @@ impl Live {
         let Some(r) = self.running.lock().await.take() else {
             return Ok("Not live.".into());
         };
-        // The page has handed over its last chunk: the recording is complete.
-        let saved = match (r.recording_failed, r.recording.finish()) {
-            (Some(e), _) | (None, Err(icecream_engine::RecordingError::Write { reason: e, .. })) => {
-                format!(" {e}")
-            }
-            (None, Ok(Some(path))) => format!(" The recording is in {}.", path.display()),
-            (None, Ok(None)) => String::new(),
-        };
         drop(r.chunks);
-        let summary = r.session.stop().await.map_err(|e| format!("{e}{saved}"))?;
+        let ended = r.session.stop().await;
+        let last = r.status.borrow().clone();
+        let saved = match (last.recording_problem, last.recording) {
+            (Some(problem), _) => format!(" {problem}"),
+            (None, Some(path)) => format!(" The recording is in {path}."),
+            (None, None) => String::new(),
+        };
+        let summary = ended.map_err(|e| format!("{e}{saved}"))?;
         Ok(format!(
-            "Stopped after {}. Everything recorded was sent ({}).{saved}",
+            "Stopped after {}, {} sent. {}{saved}",
             icecream_engine::status::clock(summary.live_for),
-            icecream_engine::status::human_bytes(summary.bytes_sent)
+            icecream_engine::status::human_bytes(summary.bytes_sent),
+            summary.delivery()
         ))
     }
 

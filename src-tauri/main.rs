@@ -19,14 +19,20 @@ fn main() {
         .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| {
             let store = store::AppStore::open(app.handle())?;
-            // Recordings go where the person keeps videos (~/Videos/Icecream), else beside the settings.
+            // Recordings go where the person keeps videos (or music, for sound only), else beside
+            // the settings; Settings can name another folder.
             let paths = app.path();
-            let recordings = paths
-                .video_dir()
-                .or_else(|_| paths.home_dir().map(|h| h.join("Videos")))
-                .or_else(|_| paths.app_data_dir())?
-                .join("Icecream");
-            app.manage(commands::AppState::new(store, recordings));
+            let home = paths.home_dir().ok();
+            let fallback = paths.app_data_dir()?;
+            let folders = commands::Folders {
+                videos: (paths.video_dir().ok())
+                    .or_else(|| home.as_ref().map(|h| h.join("Videos")))
+                    .unwrap_or_else(|| fallback.clone()),
+                music: (paths.audio_dir().ok())
+                    .or_else(|| home.as_ref().map(|h| h.join("Music")))
+                    .unwrap_or(fallback),
+            };
+            app.manage(commands::AppState::new(store, folders));
             if std::env::var_os(BENCH_ENV).is_some() {
                 app.add_capability(
                     tauri::ipc::CapabilityBuilder::new("bench")

@@ -26,6 +26,7 @@ pub const WAITING_FOR_RELEASE: &str =
 pub(crate) struct Counters {
     pub bytes_in: AtomicU64,
     pub bytes_sent: AtomicU64,
+    pub gaps: AtomicU64,
     /// Set when the first encoded bytes reach the server: from then on a listener gets media.
     pub live_since: std::sync::OnceLock<Instant>,
 }
@@ -237,6 +238,7 @@ impl<'a> Uplink<'a> {
 
     fn down(&self, e: IcecastError) -> Link {
         log::warn!("connection lost, reconnecting: {e}");
+        self.counters.gaps.fetch_add(1, Ordering::Relaxed);
         Link::Down(tokio::spawn(reconnect(
             self.target.clone(),
             self.headers.clone(),

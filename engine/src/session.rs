@@ -7,6 +7,7 @@
 //! everything it wrote is sent before the connection closes, so a broadcast ends with its last
 //! captured moment.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use crate::ffmpeg::{self, Ffmpeg, FfmpegError};
 use crate::format::{self, Container, MountFormat};
 use crate::icecast::{self, IcecastError, StreamHeaders, Target};
 use crate::link::{Counters, Uplink};
+use crate::recording::Recording;
 use crate::settings::{Invalid, Settings};
 use crate::status::{State, Status};
 
@@ -47,6 +49,8 @@ pub struct SessionOptions {
     pub realtime_input: bool,
     /// How often the listener count is read from the server's status page.
     pub listener_poll: Duration,
+    /// Keep every chunk in a file in this folder (see `Recording`), written before it is queued.
+    pub record_to: Option<PathBuf>,
 }
 
 impl SessionOptions {
@@ -55,6 +59,7 @@ impl SessionOptions {
             ffmpeg,
             realtime_input: false,
             listener_poll: Duration::from_secs(5),
+            record_to: None,
         }
     }
 }
@@ -65,6 +70,19 @@ pub struct Summary {
     pub bytes_in: u64,
     pub bytes_sent: u64,
     pub live_for: Duration,
+    /// How often the stream had a gap: the server was away, or the encoder was restarted.
+    pub gaps: u64,
+}
+
+impl Summary {
+    /// Whether listeners got everything, in one sentence.
+    pub fn delivery(&self) -> String {
+        match self.gaps {
+            0 => "Everything recorded was sent.".into(),
+            1 => "The stream had one gap while it recovered; the local recording has everything.".into(),
+            n => format!("The stream had {n} gaps while it recovered; the local recording has everything."),
+        }
+    }
 }
 
 /// Chunks waiting for ffmpeg. Recorder chunks are ~250 ms, so this is a few seconds of media; when
@@ -73,8 +91,84 @@ const QUEUE_CHUNKS: usize = 32;
 /// How long ffmpeg may take to finish after its input ends before it is killed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Hands recorder chunks to a broadcast: each one is written to the local recording first, then
+/// queued for the encoder. Clones may push from other tasks; the recording keeps queue order.
+#[derive(Clone)]
+pub struct ChunkSender {
+    tx: mpsc::Sender<Vec<u8>>,
+    intake: Arc<Intake>,
+}
+
+impl ChunkSender {
+    /// Waits while the queue is full, which slows the producer instead of growing memory.
+    pub async fn send(&self, chunk: Vec<u8>) -> Result<(), SessionError> {
+        let _in_order = self.intake.order.lock().await;
+        self.intake.record(&chunk);
+        self.tx.send(chunk).await.map_err(|_| SessionError::Ended)
+    }
+}
+
+struct Intake {
+    order: tokio::sync::Mutex<()>,
+    recording: std::sync::Mutex<Option<Recording>>,
+    status: Arc<watch::Sender<Status>>,
+}
+
+impl Intake {
+    fn record(&self, chunk: &[u8]) {
+        let mut slot = self.recording.lock().expect("recording lock");
+        let Some(recording) = slot.as_mut() else {
+            return;
+        };
+        match recording.write(chunk) {
+            Ok(()) => {
+                if let Some(path) = recording.path() {
+                    let path = path.display().to_string();
+                    self.status.send_if_modified(|s| {
+                        let new = s.recording.is_none();
+                        s.recording.get_or_insert(path);
+                        new
+                    });
+                }
+            }
+            // The broadcast matters more than its copy: say so and go on without it.
+            Err(e) => {
+                log::warn!("{e}");
+                self.status
+                    .send_modify(|s| s.recording_problem = Some(e.to_string()));
+                *slot = None;
+            }
+        }
+    }
+
+    /// Closes the recording once no more chunks can come; says where it is, or what went wrong.
+    fn finish(&self) {
+        let Some(recording) = self.recording.lock().expect("recording lock").take() else {
+            return;
+        };
+        match recording.finish() {
+            Ok(Some(path)) => self
+                .status
+                .send_modify(|s| s.recording = Some(path.display().to_string())),
+            Ok(None) => {}
+            Err(e) => {
+                log::warn!("{e}");
+                self.status
+                    .send_modify(|s| s.recording_problem = Some(e.to_string()));
+            }
+        }
+    }
+}
+
+impl Drop for Intake {
+    /// A session dropped without Stop still leaves a complete, playable recording.
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 pub struct Session {
-    tx: Option<mpsc::Sender<Vec<u8>>>,
+    tx: Option<ChunkSender>,
     /// Stop ends the input even while copies of the sender (`sender()`) are still around.
     end_input: watch::Sender<bool>,
     status: watch::Receiver<Status>,
@@ -94,6 +188,11 @@ impl Session {
         let rx = Input { rx, ended };
         let (status_tx, status) = watch::channel(Status::default());
         let status_tx = Arc::new(status_tx);
+        let intake = Arc::new(Intake {
+            order: Default::default(),
+            recording: std::sync::Mutex::new(opts.record_to.as_deref().map(Recording::new)),
+            status: status_tx.clone(),
+        });
         let (pid_tx, pid) = watch::channel(None);
         let target = Target::from_settings(&settings);
         let listen_url = target.listen_url();
@@ -111,7 +210,7 @@ impl Session {
             result
         });
         Ok(Session {
-            tx: Some(tx),
+            tx: Some(ChunkSender { tx, intake }),
             end_input,
             status,
             status_tx,
@@ -121,17 +220,17 @@ impl Session {
         })
     }
 
-    /// Hands one recorder chunk to the broadcast. Waits while the queue is full.
+    /// Hands one recorder chunk to the broadcast (and the recording). Waits while the queue is full.
     pub async fn push(&self, chunk: Vec<u8>) -> Result<(), SessionError> {
         match &self.tx {
-            Some(tx) => tx.send(chunk).await.map_err(|_| SessionError::Ended),
+            Some(tx) => tx.send(chunk).await,
             None => Err(SessionError::Ended),
         }
     }
 
-    /// A handle for pushing chunks from another task; the broadcast's input ends only when every
-    /// sender is gone and Stop was pressed.
-    pub fn sender(&self) -> mpsc::Sender<Vec<u8>> {
+    /// A handle for pushing chunks from another task; the broadcast's input ends when every
+    /// sender is gone, or when Stop is pressed.
+    pub fn sender(&self) -> ChunkSender {
         self.tx.clone().expect("a running session has its sender")
     }
 
@@ -149,9 +248,15 @@ impl Session {
     }
 
     /// Ends the broadcast after everything already pushed has been encoded and sent.
+    /// The recording is complete when this returns; the final status says where it is.
     pub async fn stop(mut self) -> Result<Summary, SessionError> {
-        self.tx = None;
+        let intake = self.tx.take().map(|t| t.intake);
         self.end_input.send_replace(true);
+        if let Some(intake) = intake {
+            // A push still under way has written its chunk by the time it lets go of the order.
+            let _last = intake.order.lock().await;
+            intake.finish();
+        }
         self.status_tx.send_modify(|s| {
             if !s.state.is_final() {
                 s.state = State::Stopping;
@@ -161,6 +266,7 @@ impl Session {
     }
 
     /// Waits for the broadcast to end by itself (input ended, or a failure).
+    /// The recording is closed when the last sender is dropped.
     pub async fn wait(self) -> Result<Summary, SessionError> {
         drop(self.tx);
         match self.task.await {
@@ -244,6 +350,7 @@ async fn run(
     let counters = Arc::new(Counters {
         bytes_in: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
+        gaps: AtomicU64::new(0),
         live_since: Default::default(),
     });
     let stats = AbortOnDrop(tokio::spawn(report_stats(
@@ -308,6 +415,7 @@ async fn run(
             Ok(()) => "it stopped before its input ended".into(),
         };
         log::warn!("{reason} Restarting the encoder; the broadcast goes on.");
+        counters.gaps.fetch_add(1, Ordering::Relaxed);
         uplink.encoder_restarted();
         feeder.lock().await.restart();
     };
@@ -318,6 +426,7 @@ async fn run(
     Ok(Summary {
         bytes_in: counters.bytes_in.load(Ordering::Relaxed),
         bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+        gaps: counters.gaps.load(Ordering::Relaxed),
         live_for: counters
             .live_since
             .get()

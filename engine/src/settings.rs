@@ -21,6 +21,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub stream: StreamInfo,
     pub encoding: EncodingSettings,
+    pub recording: RecordingSettings,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -59,6 +60,25 @@ pub struct EncodingSettings {
     pub fps: u32,
 }
 
+/// The local copy of each broadcast.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct RecordingSettings {
+    pub enabled: bool,
+    /// A full folder path; empty means an "Icecream" folder in the person's Videos folder, or in
+    /// their Music folder when the mount carries sound only.
+    pub folder: String,
+}
+
+impl Default for RecordingSettings {
+    fn default() -> Self {
+        RecordingSettings {
+            enabled: true,
+            folder: String::new(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -66,6 +86,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             stream: StreamInfo::default(),
             encoding: EncodingSettings::default(),
+            recording: RecordingSettings::default(),
         }
     }
 }
@@ -204,6 +225,24 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Where this broadcast's recording goes, if it is recorded: the chosen folder, or an
+    /// "Icecream" folder in `videos` (in `music` for a sound-only mount), as the platform names them.
+    pub fn recording_dir(&self, videos: Option<&Path>, music: Option<&Path>) -> Option<PathBuf> {
+        if !self.recording.enabled {
+            return None;
+        }
+        let chosen = self.recording.folder.trim();
+        if !chosen.is_empty() {
+            return Some(PathBuf::from(chosen));
+        }
+        let base = if self.encoding.format.has_video() {
+            videos
+        } else {
+            music.or(videos)
+        };
+        base.map(|b| b.join("Icecream"))
+    }
+
     /// Checks everything and reports every problem at once, in words a person can act on.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut problems = Vec::new();
@@ -312,6 +351,16 @@ impl Settings {
             range("fps", "frame rate", " fps", e.fps, FPS);
         }
 
+        let folder = self.recording.folder.trim();
+        if self.recording.enabled && !folder.is_empty() && !Path::new(folder).is_absolute() {
+            add(
+                "folder",
+                "Enter the recordings folder as a full path (for example /home/me/Recordings), or leave \
+                 it empty to use your Videos or Music folder."
+                    .into(),
+            );
+        }
+
         if problems.is_empty() {
             Ok(())
         } else {
@@ -382,6 +431,35 @@ mod tests {
     #[test]
     fn defaults_plus_host_and_password_are_valid() {
         good().validate().unwrap();
+    }
+
+    #[test]
+    fn recordings_go_to_videos_or_music_or_the_chosen_folder() {
+        let (videos, music) = (Path::new("/home/a/Videos"), Path::new("/home/a/Music"));
+        let mut s = good();
+        assert_eq!(
+            s.recording_dir(Some(videos), Some(music)),
+            Some(videos.join("Icecream"))
+        );
+        s.encoding.format = MountFormat::Mp3;
+        assert_eq!(
+            s.recording_dir(Some(videos), Some(music)),
+            Some(music.join("Icecream"))
+        );
+        s.recording.folder = "/srv/shows".into();
+        assert_eq!(
+            s.recording_dir(Some(videos), Some(music)),
+            Some(PathBuf::from("/srv/shows"))
+        );
+        s.recording.folder = "shows".into();
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.0[0].field, "folder");
+        s.recording.enabled = false;
+        assert_eq!(s.recording_dir(Some(videos), Some(music)), None);
+        s.validate().unwrap();
+        // Files written before recordings were configurable record by default.
+        let old = Settings::from_json(r#"{"version":1,"server":{"host":"h"}}"#).unwrap();
+        assert!(old.recording.enabled);
     }
 
     #[test]

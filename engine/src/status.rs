@@ -38,6 +38,10 @@ pub struct Status {
     pub bitrate_kbps: f64,
     /// None until the server's status page has been read once.
     pub listeners: Option<u32>,
+    /// The local recording's file, once it exists.
+    pub recording: Option<String>,
+    /// Why the local recording stopped (a full disk, say); the broadcast goes on without it.
+    pub recording_problem: Option<String>,
 }
 
 impl Default for Status {
@@ -48,6 +52,8 @@ impl Default for Status {
             bytes_sent: 0,
             bitrate_kbps: 0.0,
             listeners: None,
+            recording: None,
+            recording_problem: None,
         }
     }
 }
@@ -142,6 +148,7 @@ mod tests {
             bytes_sent: 1_234_567,
             bitrate_kbps: 127.6,
             listeners: Some(3),
+            ..Status::default()
         };
         assert_eq!(s.line(), "LIVE 01:02:03 · 1.2 MB sent · 128 kbps · 3 listeners");
         let json = serde_json::to_value(&s).unwrap();

@@ -196,8 +196,9 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         "the listener heard {secs} s of audio ({} bytes)",
         body.len()
     );
-    // The local recording holds all of it, and the window says where it is.
-    let recordings: Vec<PathBuf> = std::fs::read_dir(home.dir.path().join("Videos/Icecream"))
+    // The local recording holds all of it, in the Music folder (sound only), and the window says
+    // where it is.
+    let recordings: Vec<PathBuf> = std::fs::read_dir(home.dir.path().join("Music/Icecream"))
         .expect("a recordings folder")
         .flatten()
         .map(|e| e.path())
@@ -215,7 +216,7 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
     );
     let notice = app.text("#notice").await;
     assert!(
-        notice.contains("The recording is in") && notice.contains("Videos/Icecream"),
+        notice.contains("The recording is in") && notice.contains("Music/Icecream"),
         "{notice}"
     );
     app.quit().await;

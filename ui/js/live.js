@@ -23,7 +23,8 @@ export function statusText(s) {
     case 'connecting': return 'Connecting…';
     case 'live': return `LIVE ${clock(s.uptime_secs)}`;
     case 'reconnecting':
-      return `Reconnecting — attempt ${s.attempt}` + (s.next_in_secs ? `, next in ${s.next_in_secs} s` : '');
+      return `Reconnecting — attempt ${s.attempt}` + (s.next_in_secs ? `, next in ${s.next_in_secs} s` : '') +
+        (s.reason && s.reason.startsWith('waiting for the server') ? ` (${s.reason})` : '');
     case 'stopping': return 'Stopping…';
     case 'stopped': return 'Stopped';
     case 'failed': return `Stopped: ${s.reason}`;
@@ -54,6 +55,12 @@ export class LivePanel {
     document.getElementById('stat-bitrate').textContent = active ? `${Math.round(s.bitrate_kbps)} kbps` : '—';
     document.getElementById('stat-listeners').textContent =
       active && s.listeners != null ? String(s.listeners) : '—';
+    this.statusEl.title = s.state === 'reconnecting' ? s.reason : '';
+    // The broadcast goes on without its local copy; the person must know that once.
+    if (s.recording_problem && s.recording_problem !== this.recordingProblem) {
+      this.recordingProblem = s.recording_problem;
+      showNotice(s.recording_problem, 'warning');
+    }
     if (s.state === 'failed' && this.live) this.ended();
   }
 
@@ -65,6 +72,7 @@ export class LivePanel {
 
   async goLive() {
     clearNotice();
+    this.recordingProblem = null;
     const view = this.app.settings();
     const format = view.formats.find((f) => f.id === view.settings.encoding.format);
     this.button.disabled = true;

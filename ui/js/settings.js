@@ -5,6 +5,7 @@ import { chosenOverride, describe, setOverride } from './capture-path.js';
 
 const SERVER = ['host', 'port', 'tls', 'mount', 'mount_per_user', 'username'];
 const STREAM = ['name', 'description', 'genre', 'url', 'public'];
+const RECORDING = ['enabled', 'folder'];
 const ENCODING = ['format', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps'];
 const NUMBERS = new Set(['port', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps']);
 
@@ -53,13 +54,14 @@ export class SettingsDialog {
     for (const k of SERVER) write(this.field(k), s.server[k]);
     for (const k of STREAM) write(this.field(k), s.stream[k]);
     for (const k of ENCODING) write(this.field(k), s.encoding[k]);
+    for (const k of RECORDING) write(this.field(k), s.recording[k]);
     this.field('capture').value = chosenOverride();
     document.getElementById('capture-hint').textContent = describe();
     const pw = this.field('password');
     pw.value = '';
     pw.placeholder = view.has_password ? 'Saved (leave empty to keep it)' : '';
     const live = this.isLive();
-    for (const k of [...SERVER, ...ENCODING, 'password', 'capture']) this.field(k).disabled = live;
+    for (const k of [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture']) this.field(k).disabled = live;
     this.showProblems([]);
     this.results.replaceChildren();
     this.message.className = 'form-message';
@@ -78,6 +80,7 @@ export class SettingsDialog {
     for (const k of SERVER) s.server[k] = read(this.field(k));
     for (const k of STREAM) s.stream[k] = read(this.field(k));
     for (const k of ENCODING) s.encoding[k] = read(this.field(k));
+    for (const k of RECORDING) s.recording[k] = read(this.field(k));
     const password = this.field('password').value;
     return { settings: s, password: password === '' ? null : password };
   }

@@ -75,6 +75,10 @@ struct StreamArgs {
     /// The ffmpeg to use, instead of the bundled one or the one on PATH.
     #[arg(long, value_name = "FILE")]
     ffmpeg: Option<PathBuf>,
+    /// Also keep every input byte in a file in this folder, named by date and time (it holds
+    /// everything even when the server was away).
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -311,7 +315,7 @@ async fn try_here(input: PathBuf, format: MountFormat, fast: bool) -> Result<(),
         server.port,
         Target::from_settings(&s).listen_url()
     );
-    let result = stream_with(s, &input, fast, None).await;
+    let result = stream_with(s, &input, fast, None, None).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -319,7 +323,7 @@ async fn try_here(input: PathBuf, format: MountFormat, fast: bool) -> Result<(),
 
 async fn stream(args: StreamArgs) -> Result<(), String> {
     let s = checked(&args.server)?;
-    stream_with(s, &args.input, args.fast, args.ffmpeg).await
+    stream_with(s, &args.input, args.fast, args.ffmpeg, args.record).await
 }
 
 async fn stream_with(
@@ -327,6 +331,7 @@ async fn stream_with(
     input: &std::path::Path,
     fast: bool,
     ffmpeg: Option<PathBuf>,
+    record: Option<PathBuf>,
 ) -> Result<(), String> {
     let ffmpeg = match &ffmpeg {
         Some(p) => Ffmpeg { path: p.clone() },
@@ -338,6 +343,7 @@ async fn stream_with(
     let source = Source::open(input)?;
     let mut opts = SessionOptions::new(ffmpeg);
     opts.realtime_input = matches!(source, Source::File(_)) && !fast;
+    opts.record_to = record;
     let session = Session::start(s, opts).map_err(|e| e.to_string())?;
     eprintln!("Going live at {} …", session.listen_url);
     let printer = tokio::spawn(print_status(session.status()));
@@ -366,14 +372,21 @@ async fn stream_with(
         _ = shutdown_signal() => { eprintln!("\nStopping: sending what is left …"); None }
         _ = failed => None,
     };
+    let last = session.status();
     let result = session.stop().await;
     let _ = printer.await;
+    let last = last.borrow().clone();
+    if let Some(problem) = &last.recording_problem {
+        eprintln!("{problem}");
+    } else if let Some(path) = &last.recording {
+        eprintln!("The recording is in {path}.");
+    }
     match (result, input_error) {
         (Err(e), _) => Err(e.to_string()),
-        (Ok(_), Some(InputError::Session(_))) | (Ok(_), None) => Ok(()),
+        (Ok(summary), Some(InputError::Session(_)) | None) => Ok(summary),
         (Ok(_), Some(e)) => Err(e.to_string()),
     }
-    .map(|_| eprintln!("Stopped. Everything recorded was sent."))
+    .map(|summary| eprintln!("Stopped. {}", summary.delivery()))
 }
 
 enum Source {

@@ -7,6 +7,7 @@ mod errors;
 mod formats;
 mod metadata;
 mod reconnect;
+mod recording;
 mod secrets;
 mod stats;
 mod stop;

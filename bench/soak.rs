@@ -1,0 +1,169 @@
+//! Soak: the WebM video corpus looped for 30 minutes at its real pace into the engine, live to a
+//! private Icecast with one listener; our RSS and open file descriptors (and ffmpeg's RSS) sampled
+//! every 10 s. Run by hand (results to bench/RESULTS.md, with the machine and the date):
+//!
+//!     cargo bench --bench soak                        # 30 minutes
+//!     ICECREAM_SOAK_SECS=120 cargo bench --bench soak # a shorter look
+//!
+//! The recording is looped Cluster by Cluster behind its one header, each Cluster's Timecode moved
+//! on by the loop's length, so the engine and ffmpeg see one continuous 30-minute stream.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use icecream_engine::format::{self, Container, MountFormat};
+use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
+/// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
+struct Looped {
+    header: Vec<u8>,
+    clusters: Vec<(u64, Vec<u8>)>,
+    length_ms: u64,
+}
+
+impl Looped {
+    fn load(dir: &Path) -> Looped {
+        let entries = icecream_engine::input::chunk_folder(dir).expect("corpus folder");
+        let all: Vec<u8> = entries
+            .iter()
+            .flat_map(|e| std::fs::read(&e.path).unwrap())
+            .collect();
+        let mut starts = vec![];
+        let mut at = 0;
+        while let Some(i) = format::input_sync_point(Container::Webm, &all[at..]) {
+            starts.push(at + i);
+            at += i + 4;
+        }
+        starts.push(all.len());
+        let clusters: Vec<(u64, Vec<u8>)> = starts
+            .windows(2)
+            .map(|w| {
+                let c = &all[w[0]..w[1]];
+                // ID (4), unknown size (8), then the Timecode element: 0xE7, a one-byte size, value.
+                assert_eq!(c[12], 0xE7, "a live Cluster with its Timecode first");
+                let len = (c[13] & 0x7F) as usize;
+                let tc = c[14..14 + len].iter().fold(0u64, |v, &b| v << 8 | b as u64);
+                (tc, c[14 + len..].to_vec())
+            })
+            .collect();
+        // The next Cluster would have come one cluster gap after the last.
+        let gap = clusters[clusters.len() - 1].0 - clusters[clusters.len() - 2].0;
+        Looped {
+            header: all[..starts[0]].to_vec(),
+            length_ms: clusters.last().unwrap().0 + gap,
+            clusters,
+        }
+    }
+
+    /// Cluster `n` of the endless stream and when (ms from the start) it is due.
+    fn cluster(&self, n: usize) -> (u64, Vec<u8>) {
+        let (tc, body) = &self.clusters[n % self.clusters.len()];
+        let tc = tc + (n / self.clusters.len()) as u64 * self.length_ms;
+        let mut c = vec![
+            0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        // An eight-byte Timecode fits any value, and an unknown-size Cluster can grow.
+        c.extend([0xE7, 0x88]);
+        c.extend(tc.to_be_bytes());
+        c.extend(body);
+        (tc, c)
+    }
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: u64 = std::env::var("ICECREAM_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1800);
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/webm-vp8-opus-250ms");
+    let looped = Looped::load(&corpus);
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
+        .await
+        .expect("a private Icecast");
+    let mount = "/soak.webm";
+    let settings = server.settings(mount, MountFormat::WebmVideo);
+    let ffmpeg = Ffmpeg::locate().expect("ffmpeg");
+    let session = Session::start(settings, SessionOptions::new(ffmpeg)).unwrap();
+    let sender = session.sender();
+    let me = std::process::id();
+
+    let pace = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        sender.send(looped.header.clone()).await.unwrap();
+        for n in 0.. {
+            let (tc, cluster) = looped.cluster(n);
+            if tc >= secs * 1000 {
+                break;
+            }
+            tokio::time::sleep_until(start + Duration::from_millis(tc)).await;
+            if sender.send(cluster).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut status = session.status();
+    status.wait_for(|s| s.state == State::Live).await.unwrap();
+    let endpoint = server.endpoint();
+    let listener = tokio::spawn(async move {
+        let mut conn = icecream_engine::net::connect(&endpoint).await.unwrap();
+        let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", endpoint.authority());
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        while let Ok(n @ 1..) = conn.read(&mut buf).await {
+            total += n as u64;
+        }
+        total
+    });
+
+    let mut rows = vec![];
+    let started = Instant::now();
+    while !pace.is_finished() {
+        let s = status.borrow().clone();
+        let ffmpeg_rss = session.ffmpeg_pid().map_or(0, |p| proc_status_kib(p, "VmRSS:"));
+        rows.push(format!(
+            "| {:>5} | {:>6.1} | {:>3} | {:>6.1} | {:>7.1} | {:?} |",
+            started.elapsed().as_secs(),
+            proc_status_kib(me, "VmRSS:") as f64 / 1024.0,
+            open_fds(),
+            ffmpeg_rss as f64 / 1024.0,
+            s.bytes_sent as f64 / 1e6,
+            s.state,
+        ));
+        eprintln!("{}", rows.last().unwrap());
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+    let summary = session.stop().await.expect("a clean stop");
+    let heard = listener.await.unwrap();
+    let table = format!(
+        "| s | our RSS MiB | our fds | ffmpeg RSS MiB | MB sent | state |\n|---|---|---|---|---|---|\n{}\n\n\
+         {} s of media, {:.1} MB sent, {:.1} MB heard by the listener, {} gaps.\n",
+        rows.join("\n"),
+        secs,
+        summary.bytes_sent as f64 / 1e6,
+        heard as f64 / 1e6,
+        summary.gaps
+    );
+    println!("{table}");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("soak.md"), table).unwrap();
+}
