@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::format::MountFormat;
 use crate::net::{self, Conn, Endpoint};
@@ -210,6 +210,8 @@ pub struct SourceConnection {
 
 /// How long one write may block before the server is taken as gone (a stalled server or network).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long a closing stream may take to reach the server.
+const LINGER: Duration = Duration::from_secs(15);
 
 impl SourceConnection {
     pub async fn send(&mut self, data: &[u8]) -> Result<(), IcecastError> {
@@ -230,6 +232,14 @@ impl SourceConnection {
         let result = tokio::time::timeout(WRITE_TIMEOUT, async {
             self.conn.flush().await?;
             self.conn.shutdown().await
+        })
+        .await;
+        // Wait for the server to close its side: closing ours while it still has something to
+        // read from us would reset the connection, and the kernel would throw away whatever of the
+        // stream had not reached the server yet (seconds of it on a slow network).
+        let _ = tokio::time::timeout(LINGER, async {
+            let mut buf = [0u8; 512];
+            while matches!(self.conn.read(&mut buf).await, Ok(1..)) {}
         })
         .await;
         match result {

@@ -9,6 +9,7 @@ pub mod input;
 pub mod link;
 pub mod local_icecast;
 pub mod net;
+mod outbox;
 pub mod password_file;
 pub mod recording;
 pub mod secret;

@@ -27,6 +27,8 @@ pub(crate) struct Counters {
     pub bytes_in: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub gaps: AtomicU64,
+    /// Output dropped because the connection could not keep up, in milliseconds of stream.
+    pub skipped_ms: AtomicU64,
     /// Set when the first encoded bytes reach the server: from then on a listener gets media.
     pub live_since: std::sync::OnceLock<Instant>,
 }
@@ -105,12 +107,12 @@ enum Link {
     Resyncing(SourceConnection),
 }
 
-pub(crate) struct Uplink<'a> {
+pub(crate) struct Uplink {
     link: Option<Link>,
-    target: &'a Target,
-    headers: &'a StreamHeaders,
+    target: Target,
+    headers: StreamHeaders,
     format: MountFormat,
-    counters: &'a Counters,
+    counters: Arc<Counters>,
     status: Arc<watch::Sender<Status>>,
     media: format::MediaStart,
     /// The stream header, cached until media starts; sent again after a reconnect.
@@ -122,14 +124,21 @@ pub(crate) struct Uplink<'a> {
     /// already have an identical one.
     new_header: Option<Vec<u8>>,
     video_track: Option<u64>,
+    /// The network is not keeping up: output is being dropped until it is fresh again and at a
+    /// point listeners can resume at. Holds the candidate bytes and when the first dropped ones
+    /// were made.
+    behind: Option<(Vec<u8>, Instant)>,
 }
 
-impl<'a> Uplink<'a> {
+/// How far behind the encoder the connection may fall before output is dropped to catch up.
+pub const MAX_BEHIND: Duration = Duration::from_secs(3);
+
+impl Uplink {
     pub fn new(
         conn: SourceConnection,
-        (target, headers): (&'a Target, &'a StreamHeaders),
+        (target, headers): (Target, StreamHeaders),
         format: MountFormat,
-        counters: &'a Counters,
+        counters: Arc<Counters>,
         status: Arc<watch::Sender<Status>>,
     ) -> Self {
         Uplink {
@@ -145,6 +154,7 @@ impl<'a> Uplink<'a> {
             carry: Vec::new(),
             new_header: None,
             video_track: None,
+            behind: None,
         }
     }
 
@@ -172,9 +182,50 @@ fn resume_at(format: MountFormat, video_track: Option<u64>, bytes: &[u8]) -> Opt
     }
 }
 
-impl<'a> Uplink<'a> {
+impl Uplink {
+    /// Sends output the encoder made at `made`. When the connection has fallen more than
+    /// `MAX_BEHIND` behind, whole Clusters, pages or frames are dropped (the current one is
+    /// finished first) until output is fresh again, and the skipped time is counted and shown.
+    pub async fn deliver(&mut self, data: &[u8], made: Instant) -> Result<(), IcecastError> {
+        let up = matches!(self.link, Some(Link::Up(_))) && self.counters.live_since.get().is_some();
+        let Some((held, since)) = self.behind.as_mut() else {
+            if !up || made.elapsed() <= MAX_BEHIND || self.new_header.is_some() {
+                return self.forward(data).await;
+            }
+            // Finish the Cluster, page or frame under way; drop from the next one on.
+            let Some(cut) = format::resume_point(self.format, data) else {
+                return self.forward(data).await;
+            };
+            log::warn!("the connection cannot keep up; dropping output to catch up");
+            self.behind = Some((data[cut..].to_vec(), made));
+            return self.forward(&data[..cut]).await;
+        };
+        held.extend_from_slice(data);
+        // Caught up (with some room, so as not to fall behind again at once) and at a resume point.
+        let at = (made.elapsed() <= MAX_BEHIND / 2)
+            .then(|| resume_at(self.format, self.video_track, held))
+            .flatten();
+        let Some(at) = at else {
+            let keep = format::keep_from(held);
+            held.drain(..keep);
+            return Ok(());
+        };
+        let skipped = made.saturating_duration_since(*since);
+        let rest = held.split_off(at);
+        self.behind = None;
+        self.counters.gaps.fetch_add(1, Ordering::Relaxed);
+        let total = self
+            .counters
+            .skipped_ms
+            .fetch_add(skipped.as_millis() as u64, Ordering::Relaxed)
+            + skipped.as_millis() as u64;
+        log::warn!("caught up after dropping {skipped:?} of output");
+        self.status.send_modify(|s| s.skipped_secs = total.div_ceil(1000));
+        self.forward(&rest).await
+    }
+
     /// Sends the encoder's next output, or keeps the link's state moving while the server is away.
-    pub async fn forward(&mut self, data: &[u8]) -> Result<(), IcecastError> {
+    async fn forward(&mut self, data: &[u8]) -> Result<(), IcecastError> {
         let data = match self.new_header.as_mut() {
             Some(held) => {
                 held.extend_from_slice(data);
@@ -288,7 +339,7 @@ impl<'a> Uplink<'a> {
     }
 }
 
-impl Drop for Uplink<'_> {
+impl Drop for Uplink {
     /// A broadcast that ends while the server is away stops trying to reach it.
     fn drop(&mut self) {
         if let Some(Link::Down(task)) = &self.link {

@@ -13,6 +13,8 @@ use tokio::net::TcpStream;
 use crate::icecast::IcecastError;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// About a second of 1 Mbit/s video; the kernel doubles it for its own bookkeeping.
+const SEND_BUFFER: usize = 128 * 1024;
 
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -125,6 +127,9 @@ pub async fn connect(ep: &Endpoint) -> Result<Conn, IcecastError> {
     };
     // Media is written in small pieces as it is encoded; Nagle would hold them back.
     let _ = tcp.set_nodelay(true);
+    // A kernel buffer that grows to megabytes hides a slow network as seconds of delay; kept
+    // modest, a network that cannot keep up shows at once, and the stream skips ahead instead.
+    let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER);
     if !ep.tls {
         return Ok(Box::new(tcp));
     }

@@ -20,6 +20,7 @@ use crate::ffmpeg::{self, Ffmpeg, FfmpegError};
 use crate::format::{self, Container, MountFormat};
 use crate::icecast::{self, IcecastError, StreamHeaders, Target};
 use crate::link::{Counters, Uplink};
+use crate::outbox::{self, Item, Outbox};
 use crate::recording::Recording;
 use crate::settings::{Invalid, Settings};
 use crate::status::{State, Status};
@@ -351,6 +352,7 @@ async fn run(
         bytes_in: AtomicU64::new(0),
         bytes_sent: AtomicU64::new(0),
         gaps: AtomicU64::new(0),
+        skipped_ms: AtomicU64::new(0),
         live_since: Default::default(),
     });
     let stats = AbortOnDrop(tokio::spawn(report_stats(
@@ -360,69 +362,34 @@ async fn run(
         opts.listener_poll,
     )));
     let feeder = Arc::new(tokio::sync::Mutex::new(Feeder::new(container, format, rx)));
-    let mut uplink = Uplink::new(conn, (&target, &headers), format, &counters, status.clone());
-    let mut first = Some(head);
-    let mut restarts = std::collections::VecDeque::new();
-    let encoded = loop {
-        let restarted = first.is_none();
-        let args = ffmpeg::args(
-            format,
-            container,
-            &settings.encoding,
-            opts.realtime_input,
-            restarted,
-        );
-        let mut proc = opts.ffmpeg.spawn(&args)?;
-        let _ = pid_tx.send(proc.pid());
-        let stdin = proc.stdin.take().expect("stdin is piped");
-        let feed = tokio::spawn(feed(feeder.clone(), stdin, first.take(), counters.clone()));
-        let mut stdout = proc.stdout.take().expect("stdout is piped");
-        if let Err(e) = pump(&mut stdout, &mut uplink).await {
-            // The server is gone for good: nothing more can be sent, so don't wait for ffmpeg.
-            feed.abort();
-            proc.kill().await;
-            return Err(e.into());
-        }
-        // ffmpeg's output has ended: because its input did, or because it died.
-        let Ok(exited) = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await else {
-            feed.abort();
-            proc.kill().await;
-            return Err(FfmpegError::Failed {
-                detail: "it did not finish within 15 seconds after the input ended.".into(),
-            }
-            .into());
-        };
-        if !feed.is_finished() {
-            feed.abort();
-        }
-        if matches!(feed.await, Ok(Fed::InputEnded)) {
-            break exited;
-        }
-        // Died mid-stream. A damaged input, an encoder that never got going or one that keeps
-        // dying cannot be helped by starting it again.
-        let now = Instant::now();
-        restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
-        restarts.push_back(now);
-        let reason = match exited {
-            Err(e)
-                if e.is_damaged_input()
-                    || restarts.len() > MAX_RESTARTS
-                    || counters.live_since.get().is_none() =>
-            {
-                return Err(e.into())
-            }
-            Err(e) => e.to_string(),
-            Ok(()) => "it stopped before its input ended".into(),
-        };
-        log::warn!("{reason} Restarting the encoder; the broadcast goes on.");
-        counters.gaps.fetch_add(1, Ordering::Relaxed);
-        uplink.encoder_restarted();
-        feeder.lock().await.restart();
+    let uplink = Uplink::new(
+        conn,
+        (target.clone(), headers.clone()),
+        format,
+        counters.clone(),
+        status.clone(),
+    );
+    let outbox = Arc::new(Outbox::default());
+    let sender = tokio::spawn(outbox::send_all(uplink, outbox.clone()));
+    let encoder = Encoder {
+        opts: &opts,
+        format,
+        container,
+        encoding: &settings.encoding,
+        feeder: &feeder,
+        counters: &counters,
+        outbox: &outbox,
+        pid_tx: &pid_tx,
     };
+    let encoded = encoder.run(head).await;
     let _ = pid_tx.send(None);
     drop(stats);
+    // What the encoder made is delivered and the stream ended cleanly even when the encoder failed,
+    // so that the server has let go of the mount when the session reports its end.
+    outbox.close();
+    let sent = sender.await.expect("the sender does not panic");
+    sent?;
     encoded?;
-    uplink.end().await?;
     Ok(Summary {
         bytes_in: counters.bytes_in.load(Ordering::Relaxed),
         bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
@@ -435,17 +402,104 @@ async fn run(
     })
 }
 
+/// ffmpeg, supervised: started, fed, its output read into the outbox, and started again when it
+/// dies mid-stream.
+struct Encoder<'a> {
+    opts: &'a SessionOptions,
+    format: MountFormat,
+    container: Container,
+    encoding: &'a crate::settings::EncodingSettings,
+    feeder: &'a Arc<tokio::sync::Mutex<Feeder>>,
+    counters: &'a Arc<Counters>,
+    outbox: &'a Outbox,
+    pid_tx: &'a watch::Sender<Option<u32>>,
+}
+
+impl Encoder<'_> {
+    /// Until the input has ended and the encoder has finished with it; or the encoder failed in a
+    /// way a restart cannot mend; or the server was given up on (the sender then has the reason).
+    async fn run(&self, head: Vec<u8>) -> Result<(), SessionError> {
+        let mut first = Some(head);
+        let mut restarts = std::collections::VecDeque::new();
+        loop {
+            let restarted = first.is_none();
+            let args = ffmpeg::args(
+                self.format,
+                self.container,
+                self.encoding,
+                self.opts.realtime_input,
+                restarted,
+            );
+            let mut proc = self.opts.ffmpeg.spawn(&args)?;
+            let _ = self.pid_tx.send(proc.pid());
+            let stdin = proc.stdin.take().expect("stdin is piped");
+            let feed = tokio::spawn(feed(
+                self.feeder.clone(),
+                stdin,
+                first.take(),
+                self.counters.clone(),
+            ));
+            let mut stdout = proc.stdout.take().expect("stdout is piped");
+            if !pump(&mut stdout, self.outbox).await {
+                // The server is gone for good: nothing more can be sent, so don't wait for ffmpeg.
+                feed.abort();
+                proc.kill().await;
+                return Ok(());
+            }
+            // ffmpeg's output has ended: because its input did, or because it died.
+            let Ok(exited) = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await else {
+                feed.abort();
+                proc.kill().await;
+                return Err(FfmpegError::Failed {
+                    detail: "it did not finish within 15 seconds after the input ended.".into(),
+                }
+                .into());
+            };
+            if !feed.is_finished() {
+                feed.abort();
+            }
+            if matches!(feed.await, Ok(Fed::InputEnded)) {
+                return Ok(exited?);
+            }
+            // Died mid-stream. A damaged input, an encoder that never got going or one that keeps
+            // dying cannot be helped by starting it again.
+            let now = Instant::now();
+            restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+            restarts.push_back(now);
+            let reason = match exited {
+                Err(e)
+                    if e.is_damaged_input()
+                        || restarts.len() > MAX_RESTARTS
+                        || self.counters.live_since.get().is_none() =>
+                {
+                    return Err(e.into())
+                }
+                Err(e) => e.to_string(),
+                Ok(()) => "it stopped before its input ended".into(),
+            };
+            log::warn!("{reason} Restarting the encoder; the broadcast goes on.");
+            self.counters.gaps.fetch_add(1, Ordering::Relaxed);
+            self.outbox.push(Item::EncoderRestarted);
+            self.feeder.lock().await.restart();
+        }
+    }
+}
+
 /// ffmpeg dying this often within the window counts as a failure rather than a hiccup.
 const MAX_RESTARTS: usize = 3;
 const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
-/// ffmpeg's output to the server until ffmpeg ends its output.
-async fn pump(stdout: &mut tokio::process::ChildStdout, uplink: &mut Uplink<'_>) -> Result<(), IcecastError> {
+/// ffmpeg's output into the outbox until ffmpeg ends its output (true), or until the sender gives
+/// up on the server (false).
+async fn pump(stdout: &mut tokio::process::ChildStdout, outbox: &Outbox) -> bool {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match stdout.read(&mut buf).await {
-            Ok(0) | Err(_) => return Ok(()),
-            Ok(n) => uplink.forward(&buf[..n]).await?,
+        tokio::select! {
+            read = stdout.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => outbox.push(Item::Output(buf[..n].to_vec(), Instant::now())),
+            },
+            _ = outbox.given_up() => return false,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Status {
     pub listeners: Option<u32>,
     /// The local recording's file, once it exists.
     pub recording: Option<String>,
+    /// Seconds of the stream dropped because the network could not carry it in time.
+    pub skipped_secs: u64,
     /// Why the local recording stopped (a full disk, say); the broadcast goes on without it.
     pub recording_problem: Option<String>,
 }
@@ -53,6 +55,7 @@ impl Default for Status {
             bitrate_kbps: 0.0,
             listeners: None,
             recording: None,
+            skipped_secs: 0,
             recording_problem: None,
         }
     }
@@ -81,8 +84,12 @@ impl Status {
             Some(n) => format!("{n} listeners"),
             None => "listeners: ?".to_string(),
         };
+        let skipped = match self.skipped_secs {
+            0 => String::new(),
+            n => format!(" · {n} s skipped (network too slow)"),
+        };
         format!(
-            "{head} · {} sent · {:.0} kbps · {listeners}",
+            "{head} · {} sent · {:.0} kbps · {listeners}{skipped}",
             human_bytes(self.bytes_sent),
             self.bitrate_kbps
         )

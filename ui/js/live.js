@@ -21,7 +21,8 @@ export function statusText(s) {
   switch (s.state) {
     case 'idle': return 'Not live';
     case 'connecting': return 'Connecting…';
-    case 'live': return `LIVE ${clock(s.uptime_secs)}`;
+    case 'live':
+      return `LIVE ${clock(s.uptime_secs)}` + (s.skipped_secs ? ` · ${s.skipped_secs} s skipped (network too slow)` : '');
     case 'reconnecting':
       return `Reconnecting — attempt ${s.attempt}` + (s.next_in_secs ? `, next in ${s.next_in_secs} s` : '') +
         (s.reason && s.reason.startsWith('waiting for the server') ? ` (${s.reason})` : '');

@@ -9,6 +9,7 @@ mod metadata;
 mod reconnect;
 mod recording;
 mod secrets;
+mod slow_network;
 mod stats;
 mod stop;
 mod support;

@@ -417,25 +417,52 @@ pub struct Cable {
 
 impl Cable {
     pub async fn to(server_port: u16) -> Cable {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Cable::with_rate(server_port, None).await
+    }
+
+    /// A network that carries at most `bytes_per_sec` towards the server.
+    pub async fn throttled(server_port: u16, bytes_per_sec: usize) -> Cable {
+        Cable::with_rate(server_port, Some(bytes_per_sec)).await
+    }
+
+    async fn with_rate(server_port: u16, rate: Option<usize>) -> Cable {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // A small receive window, so that only the sender's buffer hides the slowness.
+        socket.set_recv_buffer_size(8 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(16).unwrap();
         let port = listener.local_addr().unwrap().port();
         let (cut, cuts) = tokio::sync::watch::channel(0u32);
         let task = tokio::spawn(async move {
             let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let mut cuts = cuts.clone();
                 let held = held.clone();
                 let seen = *cuts.borrow_and_update();
                 tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await
-                    else {
+                    let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await else {
                         return;
                     };
+                    let (mut client_rx, mut client_tx) = client.into_split();
+                    let (mut server_rx, mut server_tx) = server.into_split();
+                    let up = async {
+                        let mut buf = vec![0u8; 1024];
+                        while let Ok(n @ 1..) = client_rx.read(&mut buf).await {
+                            if server_tx.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            if let Some(rate) = rate {
+                                tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+                            }
+                        }
+                        let _ = server_tx.shutdown().await;
+                    };
+                    let down = tokio::io::copy(&mut server_rx, &mut client_tx);
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = async { tokio::join!(up, down) } => {}
                         _ = cuts.wait_for(|n| *n != seen) => {
                             // The server's side is kept open and never written to again.
-                            held.lock().unwrap().push(server);
+                            held.lock().unwrap().push((server_rx, server_tx));
                         }
                     }
                 });

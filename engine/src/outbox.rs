@@ -1,0 +1,88 @@
+//! Between the encoder and the network. The encoder's output is read as fast as it comes, whatever
+//! the server is doing, and put here with the moment it was made; one sender takes it in order and
+//! delivers it (`Uplink::deliver` drops what the network cannot carry in time). So a slow or absent
+//! server never stalls the encoder, and what waits here is bounded by time, not by the network.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{watch, Notify};
+
+use crate::icecast::IcecastError;
+use crate::link::Uplink;
+
+pub(crate) enum Item {
+    Output(Vec<u8>, Instant),
+    /// A new encoder's output follows.
+    EncoderRestarted,
+}
+
+pub(crate) struct Outbox {
+    queue: Mutex<(VecDeque<Item>, bool)>,
+    ready: Notify,
+    /// Set when the sender has given up on the server: nothing more can be delivered.
+    gave_up: watch::Sender<bool>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            queue: Default::default(),
+            ready: Notify::new(),
+            gave_up: watch::Sender::new(false),
+        }
+    }
+}
+
+impl Outbox {
+    /// Returns once the sender has given up on the server.
+    pub async fn given_up(&self) {
+        let _ = self.gave_up.subscribe().wait_for(|g| *g).await;
+    }
+
+    pub fn push(&self, item: Item) {
+        self.queue.lock().expect("outbox lock").0.push_back(item);
+        self.ready.notify_one();
+    }
+
+    /// Nothing more will come; the sender ends the stream once it has delivered the rest.
+    pub fn close(&self) {
+        self.queue.lock().expect("outbox lock").1 = true;
+        self.ready.notify_one();
+    }
+
+    async fn next(&self) -> Option<Item> {
+        loop {
+            {
+                let mut q = self.queue.lock().expect("outbox lock");
+                if let Some(item) = q.0.pop_front() {
+                    return Some(item);
+                }
+                if q.1 {
+                    return None;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
+/// Delivers everything put in the outbox until it is closed and empty, then ends the stream.
+pub(crate) async fn send_all(mut uplink: Uplink, outbox: Arc<Outbox>) -> Result<(), IcecastError> {
+    let delivered = async {
+        while let Some(item) = outbox.next().await {
+            match item {
+                Item::Output(data, made) => uplink.deliver(&data, made).await?,
+                Item::EncoderRestarted => uplink.encoder_restarted(),
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if delivered.is_err() {
+        outbox.gave_up.send_replace(true);
+    }
+    delivered?;
+    uplink.end().await
+}
