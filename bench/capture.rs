@@ -3,6 +3,7 @@
 //! Run by hand (results to bench/RESULTS.md, with the machine and the date):
 //!
 //!     cargo bench --bench capture
+//!     cargo bench --bench capture -- drift   # 30 minutes live (ICECREAM_DRIFT_SECS), A/V drift
 //!
 //! The camera and microphone are WebKitGTK's mock devices under Xvfb.
 
@@ -47,7 +48,7 @@ struct Case {
     size: (u32, u32),
 }
 
-async fn run(app: &App, ice: &LocalIcecast, case: &Case) {
+async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) {
     let script = r#"
 const [host, port, password, format, width, height, path, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
@@ -93,20 +94,41 @@ const invoke = window.__TAURI__.core.invoke;
         cpu_seconds("pipe:1"),
         Instant::now(),
     );
-    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
+    let stats_now = || async {
+        app.client
+            .execute(
+                "return window.icecreamCaptureStats ? window.icecreamCaptureStats() : null",
+                vec![],
+            )
+            .await
+            .unwrap()
+    };
+    // Every 30 s (once, in a short case): how far the sound's clock has moved from the pictures'.
+    let mut first_ahead = None;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        let step = Duration::from_secs(secs)
+            .saturating_sub(t0.elapsed())
+            .min(Duration::from_secs(30));
+        tokio::time::sleep(step).await;
+        let s = stats_now().await;
+        if let Some(ahead) = s["audioAhead"].as_f64() {
+            let first = *first_ahead.get_or_insert(ahead);
+            if secs > SECONDS {
+                println!(
+                    "| {:>5.0} | {:>7.1} | {:>7.1} |",
+                    t0.elapsed().as_secs_f64(),
+                    ahead * 1000.0,
+                    (ahead - first) * 1000.0
+                );
+            }
+        }
+    }
     let wall = t0.elapsed().as_secs_f64();
     let (web, ff) = (
         cpu_seconds("WebKitWebProcess") - web0,
         cpu_seconds("pipe:1") - ff0,
     );
-    let stats = app
-        .client
-        .execute(
-            "return window.icecreamCaptureStats ? window.icecreamCaptureStats() : null",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let stats = stats_now().await;
     app.click("#golive").await;
     app.wait_status("Stopped").await;
     let frames = stats["frames"].as_f64().unwrap_or(0.0);
@@ -164,8 +186,18 @@ async fn main() {
         case("WebCodecs Opus → MP3", "mp3", "webcodecs", (640, 480)),
         case("MediaRecorder AAC/fMP4 → MP3", "mp3", "recorder", (640, 480)),
     ];
-    for case in &cases {
-        run(&app, &ice, case).await;
+    if std::env::args().any(|a| a == "drift") {
+        // A long broadcast through the WebCodecs path: the sound's and the pictures' clocks.
+        let secs = std::env::var("ICECREAM_DRIFT_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1800);
+        println!("| s live | sound ahead of pictures, ms | change since the start, ms |\n|---|---|---|");
+        run(&app, &ice, &cases[0], secs).await;
+    } else {
+        for case in &cases {
+            run(&app, &ice, case, SECONDS).await;
+        }
     }
     app.quit().await;
 }

@@ -44,6 +44,7 @@ fn main() {
             if let Some(window) = app.get_webview_window("main") {
                 webview::allow_media_capture(&window)?;
             }
+            quit_on_signals(app.handle().clone());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -67,4 +68,31 @@ fn main() {
                 tauri::async_runtime::block_on(state.shutdown());
             }
         });
+}
+
+/// SIGTERM (a logout, a service manager), SIGINT (Ctrl-C in a terminal) and SIGHUP quit the way
+/// closing the window does: the broadcast is stopped, the stream ended and the recording completed
+/// before the process goes (RunEvent::Exit above), instead of dying mid-stream.
+fn quit_on_signals(app: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            log::warn!("signal handlers could not be set up; a signal ends the app at once");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        log::info!("asked to quit by a signal: stopping the broadcast first");
+        app.exit(0);
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }

@@ -208,6 +208,20 @@ impl App {
         app
     }
 
+    /// The app's process id: the one running our binary with this test's HOME.
+    pub fn pid(&self, home: &Home) -> Option<u32> {
+        let exe = env!("CARGO_BIN_EXE_icecream-desktop");
+        let home_env = format!("HOME={}", home.dir.path().display());
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let ours =
+                cmd.starts_with(exe.as_bytes()) && env.split(|b| *b == 0).any(|v| v == home_env.as_bytes());
+            ours.then_some(pid)
+        })
+    }
+
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
         // The driver's process group (WebKitWebDriver and the app) goes when it drops.

@@ -416,7 +416,9 @@ fn probe(file: &Path, args: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount() {
     let stage = &Stage::new().await;
-    let Stage { ice, screen, .. } = stage;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
     let app = stage.app_set_for("/e2e.webm", "webm-video", "auto").await;
     let listener = go_live_and_listen(&app, ice, "/e2e.webm").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -458,14 +460,68 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
         .collect();
     assert_eq!(starts.len(), 2);
     assert!((starts[0] - starts[1]).abs() < 0.040, "start times {starts:?}");
+
+    // Stop loses nothing: the recording holds every frame the camera gave the encoder and every
+    // second of sound, and the listener's stream ends on that same last frame and packet.
+    let captured = app
+        .client
+        .execute("return window.icecreamCaptureStats()", vec![])
+        .await
+        .unwrap();
+    let frames = captured["frames"].as_u64().unwrap() as usize;
+    let sound = captured["audioSeconds"].as_f64().unwrap();
+    let recording = std::fs::read_dir(home.dir.path().join("Videos/Icecream"))
+        .expect("a recordings folder")
+        .flatten()
+        .next()
+        .expect("a recording")
+        .path();
+    let sizes =
+        |file: &Path, stream: &str| probe(file, &["-select_streams", stream, "-show_entries", "packet=size"]);
+    let kept = sizes(&recording, "v:0");
+    assert_eq!(kept.len(), frames, "every captured frame is in the recording");
+    let audio = probe(
+        &recording,
+        &[
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+        ],
+    );
+    let times: Vec<(f64, f64)> = audio
+        .iter()
+        .filter_map(|l| {
+            let (p, d) = l.split_once(',')?;
+            Some((p.parse().ok()?, d.parse().ok()?))
+        })
+        .collect();
+    let kept_sound = times.last().unwrap().0 + times.last().unwrap().1 - times[0].0;
+    assert!(
+        (kept_sound - sound).abs() < 0.03,
+        "the recording has {kept_sound:.3} s of sound; {sound:.3} s were captured"
+    );
+    for stream in ["v:0", "a:0"] {
+        let (all, heard) = (sizes(&recording, stream), sizes(&file, stream));
+        let at = all
+            .windows(heard.len().min(8))
+            .position(|w| w == &heard[..w.len()])
+            .expect("the listener's packets are the recording's");
+        assert_eq!(
+            &all[at..],
+            &heard[..],
+            "the listener got the recording's {stream} packets up to its very last"
+        );
+    }
     app.quit().await;
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let screen = Screen::start();
-    let home = Home::new();
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
     // A settings file someone damaged: kept aside, never overwritten, and the app says so.
     let data = home.data_dir();
     std::fs::create_dir_all(&data).unwrap();
@@ -490,7 +546,11 @@ async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
         damaged,
         "the damaged file is kept as it was"
     );
-    // A chunk far too big for a recorder is refused in words, and the app goes on.
+    // While live, a chunk far too big for a recorder is refused in words, and the broadcast goes on.
+    let password = ice.source_password.expose();
+    fill_settings(&app, ice, "/bad.mp3", password, "mp3", "recorder").await;
+    app.click("#audio-only").await;
+    let listener = go_live_and_listen(&app, ice, "/bad.mp3").await;
     let said = app
         .client
         .execute_async(
@@ -504,12 +564,77 @@ async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
         said.as_str().unwrap(),
         "A recorder chunk of 17.8 MB was refused: chunks over 16.8 MB are not media from the recorder."
     );
-    assert_eq!(app.text("#status").await, "Not live");
-    app.click("#open-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
-        "Settings to open after bad input",
-    )
-    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(app.text("#status").await.starts_with("LIVE"), "still live");
+    let heard = home.dir.path().join("after-bad-input.mp3");
+    listener.heard(&app, &heard).await;
+    assert!(decoded_seconds(&heard) > 2.0, "the broadcast went on");
     app.quit().await;
+}
+
+/// Processes whose parent is `pid` and whose name is `comm`.
+fn children_named(pid: u32, comm: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat.rsplit(") ").next()?.split(' ').nth(1)?;
+            (stat.contains(&format!("({comm})")) && ppid == pid.to_string()).then_some(child)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_broadcast_cleanly_before_the_app_goes() {
+    let stage = &Stage::new().await;
+    let Stage { ice, home, .. } = stage;
+    let app = stage.app_set_for("/term.mp3", "mp3", "recorder").await;
+    app.click("#audio-only").await;
+    let listener = go_live_and_listen(&app, ice, "/term.mp3").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pid = app.pid(home).expect("the app's process");
+    let encoders = children_named(pid, "ffmpeg");
+    assert_eq!(encoders.len(), 1, "one ffmpeg while live");
+    // SAFETY: kill(2) on the app this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let mut gone = false;
+    for _ in 0..200 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the app quits on SIGTERM");
+    assert!(
+        wait_mount(ice, "/term.mp3", false).await,
+        "the stream was ended, the mount is free"
+    );
+    for p in encoders {
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists(),
+            "ffmpeg {p} is gone, not even a zombie"
+        );
+    }
+    let (_, body) = tokio::time::timeout(Duration::from_secs(20), listener.0)
+        .await
+        .expect("the listener's stream ended")
+        .unwrap()
+        .unwrap();
+    let heard = home.dir.path().join("heard.mp3");
+    std::fs::write(&heard, &body).unwrap();
+    assert!(decoded_seconds(&heard) > 2.0, "the listener heard the broadcast");
+    let recording = std::fs::read_dir(home.dir.path().join("Music/Icecream"))
+        .expect("a recordings folder")
+        .flatten()
+        .next()
+        .expect("a recording")
+        .path();
+    assert!(
+        decoded_seconds(&recording) > 2.0,
+        "the recording is complete and plays"
+    );
+    drop(app);
 }

@@ -20,13 +20,16 @@ export function webCodecsMissing({ video }) {
  * Encodes `stream` and calls onChunk(Uint8Array) with the WebM bytes, in order (it may return a
  * promise: the encoder then waits). Returns { stop(): Promise, mimeType }.
  */
-/** What the running WebCodecs path has done, for the capture benchmark (bench/capture.rs). */
-export const captureStats = { frames: 0, copyMs: 0, encodeMs: 0, width: 0, height: 0, since: 0 };
+/**
+ * What the running WebCodecs path has done: for the capture benchmark (bench/capture.rs), and for
+ * the end-to-end check that the broadcast and the recording end with the last captured moment.
+ */
+export const captureStats = { frames: 0, copyMs: 0, encodeMs: 0, width: 0, height: 0, since: 0, audioSeconds: 0, audioAhead: 0 };
 window.icecreamCaptureStats = () => ({ ...captureStats, seconds: (performance.now() - captureStats.since) / 1000 });
 
 export async function startWebCodecs(stream, { video, encoding, onChunk, onError }) {
   const t0 = performance.now();
-  Object.assign(captureStats, { frames: 0, copyMs: 0, encodeMs: 0, since: t0 });
+  Object.assign(captureStats, { frames: 0, copyMs: 0, encodeMs: 0, since: t0, audioSeconds: 0, audioAhead: 0 });
   let pending = [];
   let chain = Promise.resolve();
   const flush = () => {
@@ -68,7 +71,7 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
       codec: 'vp8',
       bitrate: encoding.video_bitrate_kbps * 1000,
       // Keyframes under a second apart: a listener joining mid-stream sees a picture at once.
-      keyFrameInterval: 0.75,
+      keyFrameInterval: 0.6,
       latencyMode: 'realtime',
     });
     output.addVideoTrack(videoSource, { frameRate: encoding.fps });
@@ -106,6 +109,10 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
     if (audioFrames === 0 && video) audioStart = firstVideoAt;
     const timestamp = audioStart + audioFrames / SAMPLE_RATE;
     audioFrames += data.frames;
+    captureStats.audioSeconds = audioFrames / SAMPLE_RATE;
+    // How far the sound's own clock (its sample count) runs ahead of the clock the pictures are
+    // stamped with; a change over a long broadcast is A/V drift (bench/capture.rs drift).
+    captureStats.audioAhead = audioStart + audioFrames / SAMPLE_RATE - (performance.now() - t0) / 1000;
     const sample = new AudioSample({
       data: data.planar,
       format: 'f32-planar',
@@ -171,9 +178,10 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
             captureStats.width = copy.codedWidth;
             captureStats.height = copy.codedHeight;
             const sample = new VideoSample(copy);
-            // A keyframe every 0.75 s or so: frames come irregularly (a busy machine skips some), and
-            // the next keyframe must still come within a second of the last.
-            const keyFrame = lastKeyMs < 0 || ms - lastKeyMs >= 750;
+            // A keyframe every 0.6 s or so: frames come irregularly (a busy machine skips some; the
+            // camera stalls for a few hundred ms as it warms up), and the next keyframe must still
+            // come within a second of the last. At 0.75 s a 280 ms gap was seen to break that.
+            const keyFrame = lastKeyMs < 0 || ms - lastKeyMs >= 600;
             if (keyFrame) lastKeyMs = ms;
             try {
               await videoSource.add(sample, { keyFrame });

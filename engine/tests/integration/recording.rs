@@ -34,7 +34,9 @@ async fn the_recording_is_byte_identical_across_a_server_outage() {
     ice.server.restart().await.unwrap();
     rx.wait_for(|s| s.state == State::Live).await.unwrap();
     feeding.await.unwrap();
+    let ffmpeg = session.ffmpeg_pid();
     let summary = session.stop().await.expect("a clean stop");
+    assert_reaped(&ffmpeg.into_iter().collect::<Vec<_>>());
     assert_eq!(summary.gaps, 1, "one outage");
     assert!(summary.delivery().contains("the local recording has everything"));
     let path = rx.borrow().recording.clone().expect("the status says where");
