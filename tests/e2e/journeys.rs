@@ -527,7 +527,7 @@ async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
     std::fs::create_dir_all(&data).unwrap();
     let damaged = b"{\"settings\": {\"server\": {\"host\": 12, ";
     std::fs::write(data.join("settings.json"), damaged).unwrap();
-    let app = App::launch(&screen, &home).await;
+    let app = App::launch(screen, home).await;
     let notice = app.text("#notice").await;
     assert!(
         notice.starts_with("Your settings file could not be read (it is not valid JSON")
