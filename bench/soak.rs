@@ -2,76 +2,24 @@
 //! private Icecast with one listener; our RSS and open file descriptors (and ffmpeg's RSS) sampled
 //! every 10 s. Run by hand (results to bench/RESULTS.md, with the machine and the date):
 //!
-//!     cargo bench --bench soak                        # 30 minutes
-//!     ICECREAM_SOAK_SECS=120 cargo bench --bench soak # a shorter look
+//!     cargo bench -p icecream-engine --bench soak                        # 30 minutes
+//!     ICECREAM_SOAK_SECS=120 cargo bench -p icecream-engine --bench soak # a shorter look
 //!
-//! The recording is looped Cluster by Cluster behind its one header, each Cluster's Timecode moved
-//! on by the loop's length, so the engine and ffmpeg see one continuous 30-minute stream.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use icecream_engine::format::{self, Container, MountFormat};
+// The soak needs only the looping, not the block scanner.
+#[allow(dead_code)]
+#[path = "looped.rs"]
+mod looped;
+
+use icecream_engine::format::MountFormat;
 use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use looped::Looped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
-
-/// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
-struct Looped {
-    header: Vec<u8>,
-    clusters: Vec<(u64, Vec<u8>)>,
-    length_ms: u64,
-}
-
-impl Looped {
-    fn load(dir: &Path) -> Looped {
-        let entries = icecream_engine::input::chunk_folder(dir).expect("corpus folder");
-        let all: Vec<u8> = entries
-            .iter()
-            .flat_map(|e| std::fs::read(&e.path).unwrap())
-            .collect();
-        let mut starts = vec![];
-        let mut at = 0;
-        while let Some(i) = format::input_sync_point(Container::Webm, &all[at..]) {
-            starts.push(at + i);
-            at += i + 4;
-        }
-        starts.push(all.len());
-        let clusters: Vec<(u64, Vec<u8>)> = starts
-            .windows(2)
-            .map(|w| {
-                let c = &all[w[0]..w[1]];
-                // ID (4), unknown size (8), then the Timecode element: 0xE7, a one-byte size, value.
-                assert_eq!(c[12], 0xE7, "a live Cluster with its Timecode first");
-                let len = (c[13] & 0x7F) as usize;
-                let tc = c[14..14 + len].iter().fold(0u64, |v, &b| v << 8 | b as u64);
-                (tc, c[14 + len..].to_vec())
-            })
-            .collect();
-        // The next Cluster would have come one cluster gap after the last.
-        let gap = clusters[clusters.len() - 1].0 - clusters[clusters.len() - 2].0;
-        Looped {
-            header: all[..starts[0]].to_vec(),
-            length_ms: clusters.last().unwrap().0 + gap,
-            clusters,
-        }
-    }
-
-    /// Cluster `n` of the endless stream and when (ms from the start) it is due.
-    fn cluster(&self, n: usize) -> (u64, Vec<u8>) {
-        let (tc, body) = &self.clusters[n % self.clusters.len()];
-        let tc = tc + (n / self.clusters.len()) as u64 * self.length_ms;
-        let mut c = vec![
-            0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-        ];
-        // An eight-byte Timecode fits any value, and an unknown-size Cluster can grow.
-        c.extend([0xE7, 0x88]);
-        c.extend(tc.to_be_bytes());
-        c.extend(body);
-        (tc, c)
-    }
-}
 
 fn proc_status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -92,7 +40,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1800);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/webm-vp8-opus-250ms");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/webm-vp8-opus-250ms");
     let looped = Looped::load(&corpus);
     let dir = tempfile::tempdir().unwrap();
     let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
@@ -163,7 +111,7 @@ async fn main() {
         summary.gaps
     );
     println!("{table}");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/out");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("soak.md"), table).unwrap();
 }

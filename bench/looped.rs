@@ -1,0 +1,172 @@
+//! A recorder's WebM recording played as long as a benchmark needs: looped Cluster by Cluster
+//! behind its one header, each Cluster's Timecode moved on by the loop's length, so the engine and
+//! ffmpeg see one continuous stream.
+
+use std::path::Path;
+
+use icecream_engine::format::{self, Container};
+
+/// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
+pub struct Looped {
+    pub header: Vec<u8>,
+    clusters: Vec<(u64, Vec<u8>)>,
+    pub length_ms: u64,
+}
+
+impl Looped {
+    pub fn load(dir: &Path) -> Looped {
+        let entries = icecream_engine::input::chunk_folder(dir).expect("corpus folder");
+        let all: Vec<u8> = entries
+            .iter()
+            .flat_map(|e| std::fs::read(&e.path).unwrap())
+            .collect();
+        let mut starts = vec![];
+        let mut at = 0;
+        while let Some(i) = format::input_sync_point(Container::Webm, &all[at..]) {
+            starts.push(at + i);
+            at += i + 4;
+        }
+        starts.push(all.len());
+        let clusters: Vec<(u64, Vec<u8>)> = starts
+            .windows(2)
+            .map(|w| {
+                let c = &all[w[0]..w[1]];
+                // ID (4), unknown size (8), then the Timecode element: 0xE7, a one-byte size, value.
+                assert_eq!(c[12], 0xE7, "a live Cluster with its Timecode first");
+                let len = (c[13] & 0x7F) as usize;
+                let tc = c[14..14 + len].iter().fold(0u64, |v, &b| v << 8 | b as u64);
+                (tc, c[14 + len..].to_vec())
+            })
+            .collect();
+        // The next Cluster would have come one cluster gap after the last.
+        let gap = clusters[clusters.len() - 1].0 - clusters[clusters.len() - 2].0;
+        Looped {
+            header: all[..starts[0]].to_vec(),
+            length_ms: clusters.last().unwrap().0 + gap,
+            clusters,
+        }
+    }
+
+    /// Cluster `n` of the endless stream and when (ms from the start) it is due.
+    pub fn cluster(&self, n: usize) -> (u64, Vec<u8>) {
+        let (tc, body) = &self.clusters[n % self.clusters.len()];
+        let tc = tc + (n / self.clusters.len()) as u64 * self.length_ms;
+        let mut c = vec![
+            0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        // An eight-byte Timecode fits any value, and an unknown-size Cluster can grow.
+        c.extend([0xE7, 0x88]);
+        c.extend(tc.to_be_bytes());
+        c.extend(body);
+        (tc, c)
+    }
+}
+
+impl Looped {
+    /// Cluster `n` cut into its blocks, each with its time (ms): the first piece carries the
+    /// Cluster's own header. A recorder hands these over in timeslices (see `timeslices`).
+    pub fn blocks(&self, n: usize) -> Vec<(u64, Vec<u8>)> {
+        let (tc, c) = self.cluster(n);
+        let mut pieces: Vec<(u64, Vec<u8>)> = vec![];
+        let mut at = 22; // ID, unknown size, and the 8-byte Timecode element
+        let mut start = 0;
+        while let (Some((id, id_len)), true) = (vint(&c[at..], true), at < c.len()) {
+            let (size, size_len) = vint(&c[at + id_len..], false).expect("a whole Cluster");
+            let end = at + id_len + size_len + size as usize;
+            if id == 0xA3 {
+                let body = &c[at + id_len + size_len..];
+                let (_, n) = vint(body, false).unwrap();
+                let rel = i16::from_be_bytes([body[n], body[n + 1]]) as i64;
+                pieces.push(((tc as i64 + rel).max(0) as u64, c[start..end].to_vec()));
+                start = end;
+            }
+            at = end;
+        }
+        if let Some(last) = pieces.last_mut() {
+            last.1.extend_from_slice(&c[start..]);
+        }
+        pieces
+    }
+
+    /// The endless stream as a recorder with a `slice_ms` timeslice hands it over: every piece of
+    /// media captured in a slice, handed over when the slice ends (ms from the start), up to
+    /// `until_ms`. Chunk boundaries are not Cluster boundaries, as with a real recorder.
+    pub fn timeslices(&self, slice_ms: u64, until_ms: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut out: Vec<(u64, Vec<u8>)> = vec![(0, self.header.clone())];
+        for n in 0.. {
+            for (ms, piece) in self.blocks(n) {
+                if ms >= until_ms {
+                    return out;
+                }
+                let due = (ms / slice_ms + 1) * slice_ms;
+                match out.last_mut() {
+                    Some((d, bytes)) if *d == due || *d == 0 => {
+                        *d = due;
+                        bytes.extend_from_slice(&piece);
+                    }
+                    _ => out.push((due, piece)),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Reads a live WebM stream as it arrives and tells each block's track and absolute time (ms).
+#[derive(Default)]
+pub struct BlockScanner {
+    buf: Vec<u8>,
+    cluster_ms: u64,
+}
+
+fn vint(b: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let len = first.leading_zeros() as usize + 1;
+    if len > 8 || b.len() < len {
+        return None;
+    }
+    let start = if keep_marker {
+        first as u64
+    } else {
+        first as u64 & (0xFF >> len)
+    };
+    Some((b[1..len].iter().fold(start, |v, &x| v << 8 | x as u64), len))
+}
+
+impl BlockScanner {
+    pub fn feed(&mut self, data: &[u8]) -> Vec<(u64, u64)> {
+        const CONTAINERS: [u64; 3] = [0x1853_8067, 0x1F43_B675, 0xA0];
+        self.buf.extend_from_slice(data);
+        let mut out = vec![];
+        let mut at = 0;
+        while let Some((id, id_len)) = vint(&self.buf[at..], true) {
+            let Some((size, size_len)) = vint(&self.buf[at + id_len..], false) else {
+                break;
+            };
+            let head = id_len + size_len;
+            let unknown = size == (1u64 << (7 * size_len)) - 1;
+            if CONTAINERS.contains(&id) || unknown {
+                at += head;
+                continue;
+            }
+            let end = at + head + size as usize;
+            if self.buf.len() < end {
+                break;
+            }
+            let body = &self.buf[at + head..end];
+            match id {
+                0xE7 => self.cluster_ms = body.iter().fold(0, |v, &x| v << 8 | x as u64),
+                0xA3 | 0xA1 => {
+                    if let Some((track, n)) = vint(body, false) {
+                        let rel = i16::from_be_bytes([body[n], body[n + 1]]) as i64;
+                        out.push((track, (self.cluster_ms as i64 + rel).max(0) as u64));
+                    }
+                }
+                _ => {}
+            }
+            at = end;
+        }
+        self.buf.drain(..at);
+        out
+    }
+}
