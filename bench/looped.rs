@@ -14,12 +14,18 @@ pub struct Looped {
 }
 
 impl Looped {
+    /// A recorder chunk folder (shared/corpus layout).
     pub fn load(dir: &Path) -> Looped {
         let entries = icecream_engine::input::chunk_folder(dir).expect("corpus folder");
         let all: Vec<u8> = entries
             .iter()
             .flat_map(|e| std::fs::read(&e.path).unwrap())
             .collect();
+        Looped::from_bytes(&all)
+    }
+
+    /// A whole live WebM stream.
+    pub fn from_bytes(all: &[u8]) -> Looped {
         let mut starts = vec![];
         let mut at = 0;
         while let Some(i) = format::input_sync_point(Container::Webm, &all[at..]) {
@@ -31,11 +37,14 @@ impl Looped {
             .windows(2)
             .map(|w| {
                 let c = &all[w[0]..w[1]];
-                // ID (4), unknown size (8), then the Timecode element: 0xE7, a one-byte size, value.
-                assert_eq!(c[12], 0xE7, "a live Cluster with its Timecode first");
-                let len = (c[13] & 0x7F) as usize;
-                let tc = c[14..14 + len].iter().fold(0u64, |v, &b| v << 8 | b as u64);
-                (tc, c[14 + len..].to_vec())
+                // ID (4), its size, then the Timecode element: 0xE7, a one-byte size, value.
+                let at = 4 + c[4].leading_zeros() as usize + 1;
+                assert_eq!(c[at], 0xE7, "a live Cluster with its Timecode first");
+                let len = (c[at + 1] & 0x7F) as usize;
+                let tc = c[at + 2..at + 2 + len]
+                    .iter()
+                    .fold(0u64, |v, &b| v << 8 | b as u64);
+                (tc, c[at + 2 + len..].to_vec())
             })
             .collect();
         // The next Cluster would have come one cluster gap after the last.
@@ -135,6 +144,14 @@ fn vint(b: &[u8], keep_marker: bool) -> Option<(u64, usize)> {
 
 impl BlockScanner {
     pub fn feed(&mut self, data: &[u8]) -> Vec<(u64, u64)> {
+        self.feed_keyed(data)
+            .into_iter()
+            .map(|(track, ms, _)| (track, ms))
+            .collect()
+    }
+
+    /// As `feed`, with whether each block is a keyframe (a SimpleBlock's flag).
+    pub fn feed_keyed(&mut self, data: &[u8]) -> Vec<(u64, u64, bool)> {
         const CONTAINERS: [u64; 3] = [0x1853_8067, 0x1F43_B675, 0xA0];
         self.buf.extend_from_slice(data);
         let mut out = vec![];
@@ -159,7 +176,8 @@ impl BlockScanner {
                 0xA3 | 0xA1 => {
                     if let Some((track, n)) = vint(body, false) {
                         let rel = i16::from_be_bytes([body[n], body[n + 1]]) as i64;
-                        out.push((track, (self.cluster_ms as i64 + rel).max(0) as u64));
+                        let key = id == 0xA3 && body[n + 2] & 0x80 != 0;
+                        out.push((track, (self.cluster_ms as i64 + rel).max(0) as u64, key));
                     }
                 }
                 _ => {}

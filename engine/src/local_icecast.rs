@@ -32,6 +32,8 @@ pub struct LocalOptions {
     pub utf8_mounts: Vec<String>,
     pub source_timeout_secs: Option<u32>,
     pub max_sources: Option<u32>,
+    /// Bytes a joining listener gets at once from before it joined (Icecast's default: 65535).
+    pub burst_size: Option<u32>,
 }
 
 pub struct LocalIcecast {
@@ -113,7 +115,7 @@ impl Config<'_> {
   <limits>
     <clients>100</clients><sources>{sources}</sources><queue-size>1048576</queue-size>
     <client-timeout>30</client-timeout><header-timeout>15</header-timeout>
-    <source-timeout>{timeout}</source-timeout><burst-on-connect>1</burst-on-connect><burst-size>65535</burst-size>
+    <source-timeout>{timeout}</source-timeout><burst-on-connect>1</burst-on-connect><burst-size>{burst}</burst-size>
   </limits>
   <authentication>
     <source-password>{source}</source-password>
@@ -131,6 +133,7 @@ impl Config<'_> {
   <security><chroot>0</chroot></security>
 </icecast>"#,
             timeout = self.opts.source_timeout_secs.unwrap_or(10),
+            burst = self.opts.burst_size.unwrap_or(65535),
             sources = self.opts.max_sources.unwrap_or(20),
             source = xml_escape(self.source_password),
             admin = xml_escape(self.admin_password),

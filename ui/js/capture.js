@@ -132,7 +132,12 @@ export function startRecorder(stream, { video, onChunk, onError }) {
   if (mimeType === undefined) {
     throw new CaptureError('This computer\'s web engine cannot record video in a format Icecream can send. Turn on Audio only (radio) and choose an audio format in Settings → Advanced.');
   }
-  const recorder = new MediaRecorder(new MediaStream(tracks), mimeType ? { mimeType } : {});
+  // Chromium's recorder puts a keyframe only every 5 s, so a listener joining mid-stream waits up
+  // to 5 s for a picture (bench/join.rs); where the webview knows this option (Chromium 119+,
+  // WebView2), it asks for one every 0.6 s as the WebCodecs path does. Others ignore it.
+  const options = { videoKeyFrameIntervalDuration: 600 };
+  if (mimeType) options.mimeType = mimeType;
+  const recorder = new MediaRecorder(new MediaStream(tracks), options);
   let empty = 0;
   let failed = false;
   let chain = Promise.resolve();

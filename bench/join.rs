@@ -1,0 +1,156 @@
+//! Listener join → first picture, for listeners joining a live WebM video mount mid-stream, with
+//! the keyframes each capture path gives (Chromium's recorder: every 5 s; the WebCodecs path: every
+//! 0.6 s) and with Icecast's burst-on-connect at several sizes. Run by hand:
+//!
+//!     cargo bench -p icecream-engine --bench join
+//!
+//! A listener's first picture is its first keyframe: how long after connecting it arrives, and how
+//! old that picture is by then (a burst from before the join shows a picture at once, but an older
+//! one: the listener is that much behind live for as long as it listens).
+
+// Uses the keyed scan only.
+#[allow(dead_code)]
+#[path = "looped.rs"]
+mod looped;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use icecream_engine::format::MountFormat;
+use icecream_engine::{net, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use looped::{BlockScanner, Looped};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const JOINS: usize = 8;
+
+/// Connects, and returns (time to the first video keyframe, that frame's time) once it arrives.
+async fn join(ep: &net::Endpoint, mount: &str, video_track: u64) -> (Duration, u64) {
+    let t0 = Instant::now();
+    let mut conn = net::connect(ep).await.unwrap();
+    let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", ep.authority());
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut scan = BlockScanner::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut head_done = false;
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the stream ended before a keyframe");
+        let mut data = &buf[..n];
+        if !head_done {
+            // Skip the HTTP answer.
+            let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            data = &data[end + 4..];
+            head_done = true;
+        }
+        if let Some((_, ms)) = scan
+            .feed_keyed(data)
+            .into_iter()
+            .find(|(t, _, key)| *t == video_track && *key)
+            .map(|(t, ms, _)| (t, ms))
+        {
+            return (t0.elapsed(), ms);
+        }
+    }
+}
+
+async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = LocalOptions {
+        burst_size: Some(burst),
+        ..Default::default()
+    };
+    let server = LocalIcecast::start(dir.path(), &opts).await.unwrap();
+    let settings = server.settings("/join.webm", MountFormat::WebmVideo);
+    let session = Session::start(settings, SessionOptions::new(Ffmpeg::locate().unwrap())).unwrap();
+    let sender = session.sender();
+    let chunks = input.timeslices(250, 60_000);
+    let started = tokio::time::Instant::now();
+    let pace = tokio::spawn(async move {
+        for (due, chunk) in chunks {
+            tokio::time::sleep_until(started + Duration::from_millis(due)).await;
+            if sender.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    session
+        .status()
+        .wait_for(|s| s.state == State::Live)
+        .await
+        .unwrap();
+    let mut waits = vec![];
+    let mut behind = vec![];
+    for i in 0..JOINS {
+        // Joins spread over the keyframe interval: every 3.3 s from 4 s on.
+        tokio::time::sleep_until(started + Duration::from_millis(4000 + 3300 * i as u64)).await;
+        let live_ms = started.elapsed().as_millis() as u64;
+        let (wait, frame_ms) = join(&server.endpoint(), "/join.webm", 1).await;
+        waits.push(wait.as_secs_f64());
+        behind.push((live_ms + wait.as_millis() as u64).saturating_sub(frame_ms) as f64 / 1000.0);
+    }
+    pace.abort();
+    let _ = session.stop().await;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let max = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let row = format!(
+        "| {label} | {burst} | {:.2} s | {:.2} s | {:.2} s | {:.2} s |",
+        mean(&waits),
+        max(&waits),
+        mean(&behind),
+        max(&behind)
+    );
+    println!("{row}");
+    rows.push(row);
+}
+
+#[tokio::main]
+async fn main() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/webm-vp8-opus-250ms");
+    let recorder = Looped::load(&corpus);
+    // The WebCodecs path's keyframe rhythm, made from the same recording.
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("in.webm");
+    let all: Vec<u8> = icecream_engine::input::chunk_folder(&corpus)
+        .unwrap()
+        .iter()
+        .flat_map(|e| std::fs::read(&e.path).unwrap())
+        .collect();
+    std::fs::write(&whole, all).unwrap();
+    let keyed = dir.path().join("keyed.webm");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&whole)
+        .args([
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "1M",
+        ])
+        .args(["-force_key_frames", "expr:gte(t,n_forced*0.6)", "-c:a", "copy"])
+        .args(["-f", "webm", "-live", "1", "-cluster_time_limit", "1000"])
+        .arg(&keyed)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let webcodecs = Looped::from_bytes(&std::fs::read(&keyed).unwrap());
+    let mut rows = vec![
+        "| keyframes | burst-size (bytes) | join → first picture, mean | max | picture behind live, mean | max |"
+            .to_string(),
+        "|---|---|---|---|---|---|".to_string(),
+    ];
+    for burst in [0, 65_535, 262_144] {
+        case(&recorder, "every 5 s (recorder path)", burst, &mut rows).await;
+        case(&webcodecs, "every 0.6 s (WebCodecs path)", burst, &mut rows).await;
+    }
+    let table = rows.join("\n") + "\n";
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("join.md"), &table).unwrap();
+    println!("{table}");
+}
