@@ -17,6 +17,29 @@ use desktop::{App, Home, Screen};
 use icecream_engine::{LocalIcecast, LocalOptions};
 
 const SECONDS: u64 = 20;
+/// The app's own process (not the webview's, not ffmpeg).
+const APP: &str = "target/release/icecream-desktop";
+
+/// Resident memory (MiB) of every process whose command line contains `pattern`.
+fn rss_mib(pattern: &str) -> f64 {
+    let mut kib = 0u64;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let path = entry.path();
+        let Ok(cmd) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmd).contains(pattern) {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        kib += status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+    }
+    kib as f64 / 1024.0
+}
 
 /// CPU seconds (user + system) of every process whose command line contains `pattern`.
 fn cpu_seconds(pattern: &str) -> f64 {
@@ -87,6 +110,7 @@ const invoke = window.__TAURI__.core.invoke;
     )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = rss_mib(APP);
     app.click("#golive").await;
     app.wait_status("LIVE").await;
     let (web0, ff0, t0) = (
@@ -124,6 +148,7 @@ const invoke = window.__TAURI__.core.invoke;
         }
     }
     let wall = t0.elapsed().as_secs_f64();
+    let live_rss = rss_mib(APP);
     let (web, ff) = (
         cpu_seconds("WebKitWebProcess") - web0,
         cpu_seconds("pipe:1") - ff0,
@@ -152,7 +177,7 @@ const invoke = window.__TAURI__.core.invoke;
         "audio only".to_string()
     };
     println!(
-        "{:<32} {video:<52} webview CPU {:5.1} %  ffmpeg CPU {:5.1} %",
+        "{:<32} {video:<52} webview CPU {:5.1} %  ffmpeg CPU {:5.1} %  app RSS {idle_rss:.0} → {live_rss:.0} MiB",
         case.label,
         100.0 * web / wall,
         100.0 * ff / wall
