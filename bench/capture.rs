@@ -10,6 +10,8 @@
 #[allow(dead_code)]
 #[path = "../tests/e2e/desktop.rs"]
 mod desktop;
+#[allow(dead_code)]
+mod procstat;
 
 use std::time::{Duration, Instant};
 
@@ -22,46 +24,19 @@ const APP: &str = "target/release/icecream-desktop";
 
 /// Resident memory (MiB) of every process whose command line contains `pattern`.
 fn rss_mib(pattern: &str) -> f64 {
-    let mut kib = 0u64;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let path = entry.path();
-        let Ok(cmd) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        if !String::from_utf8_lossy(&cmd).contains(pattern) {
-            continue;
-        }
-        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
-        kib += status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0);
-    }
+    let kib: u64 = procstat::matching(pattern)
+        .into_iter()
+        .filter_map(procstat::rss_kib)
+        .sum();
     kib as f64 / 1024.0
 }
 
 /// CPU seconds (user + system) of every process whose command line contains `pattern`.
 fn cpu_seconds(pattern: &str) -> f64 {
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let mut total = 0.0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let path = entry.path();
-        let Ok(cmd) = std::fs::read(path.join("cmdline")) else {
-            continue;
-        };
-        if !String::from_utf8_lossy(&cmd).contains(pattern) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        // Fields after the command name: utime and stime are the 12th and 13th.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        total += (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / tick;
-    }
-    total
+    procstat::matching(pattern)
+        .into_iter()
+        .filter_map(procstat::cpu_seconds)
+        .sum()
 }
 
 struct Case {

@@ -11,33 +11,16 @@ use std::time::Duration;
 
 use icecream_engine::{LocalIcecast, LocalOptions};
 
+#[allow(dead_code)]
+mod procstat;
+
 /// (CPU seconds, RSS KiB, children) of one process, from /proc.
 fn sample(pid: u32) -> Option<(f64, u64, Vec<u32>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let f: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (f[11].parse::<f64>().ok()? + f[12].parse::<f64>().ok()?) / tick;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    let kids = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-        .flat_map(|t| {
-            std::fs::read_to_string(t.path().join("children"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    Some((cpu, rss, kids))
+    Some((
+        procstat::cpu_seconds(pid)?,
+        procstat::rss_kib(pid)?,
+        procstat::children(pid),
+    ))
 }
 
 struct Row {

@@ -331,22 +331,9 @@ pub fn cmdline(pid: u32) -> String {
         .unwrap_or_default()
 }
 
-/// Child processes of `pid`, from /proc (each thread lists the children it spawned).
-pub fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return vec![];
-    };
-    tasks
-        .flatten()
-        .flat_map(|t| {
-            std::fs::read_to_string(t.path().join("children"))
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
+#[path = "../../../bench/procstat.rs"]
+mod procstat;
+pub use procstat::children;
 
 /// The children of `pid` once it has started one (up to 2.5 s).
 pub async fn wait_for_children(pid: u32) -> Vec<u32> {
