@@ -27,13 +27,30 @@ for (let i = 0; i < size; i++) chunk[i] = i & 255;
   for (let i = 0; i < 10; i++) await send();
   const t0 = performance.now();
   let got = 0;
-  for (let i = 0; i < calls; i++) got += await send();
+  if (mode === 'raw') {
+    for (let i = 0; i < calls; i++) got += await send();
+  } else if (mode === 'json') {
+    for (let i = 0; i < calls; i++) got += await send();
+  } else {
+    // Several calls in flight at once: whether the per-call cost is waiting or working.
+    const inFlight = Number(mode.split('x')[1]);
+    let next = 0;
+    const worker = async () => {
+      while (next < calls) {
+        next += 1;
+        // Not `got += await …`: that reads `got` before waiting, and loses the other workers' adds.
+        const n = await invoke('bench_raw', chunk);
+        got += n;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  }
   done({ ms: performance.now() - t0, got });
 })().catch((e) => done({ error: String(e) }));
 "#;
 
-async fn run(app: &App, mode: &str, calls: u64) -> (f64, f64) {
-    let args = vec![calls.into(), (CHUNK as u64).into(), mode.into()];
+async fn run(app: &App, mode: &str, calls: u64, size: usize) -> (f64, f64) {
+    let args = vec![calls.into(), (size as u64).into(), mode.into()];
     let out = app
         .client
         .execute_async(LOOP, args)
@@ -45,10 +62,10 @@ async fn run(app: &App, mode: &str, calls: u64) -> (f64, f64) {
     let ms = out["ms"].as_f64().unwrap();
     assert_eq!(
         out["got"].as_u64().unwrap(),
-        calls * CHUNK as u64,
+        calls * size as u64,
         "every byte arrived"
     );
-    let mib_s = (calls as f64 * CHUNK as f64 / 1048576.0) / (ms / 1000.0);
+    let mib_s = (calls as f64 * size as f64 / 1048576.0) / (ms / 1000.0);
     (mib_s, ms / calls as f64)
 }
 
@@ -57,15 +74,39 @@ async fn main() {
     let screen = Screen::start();
     let home = Home::new();
     let app = App::launch_with(&screen, &home, &[("ICECREAM_BENCH", "1")]).await;
-    println!("64 KiB chunks, page → Rust, one call at a time (as the recorder sends them)");
+    println!("page → Rust, one call at a time (as the recorder sends them); median of 3 runs");
+    let median = |mut rates: Vec<(f64, f64)>| {
+        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        rates[1]
+    };
     for (mode, calls) in [("raw", 1000), ("json", 60)] {
         let mut rates = Vec::new();
         for _ in 0..3 {
-            rates.push(run(&app, mode, calls).await);
+            rates.push(run(&app, mode, calls, CHUNK).await);
         }
-        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (mib_s, ms) = rates[1];
-        println!("{mode:>4}: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  (median of 3 runs of {calls} calls)");
+        let (mib_s, ms) = median(rates);
+        println!("{mode:>4} 64 KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  ({calls} calls)");
+    }
+    for mode in ["raw x4", "raw x16"] {
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            rates.push(run(&app, mode, 1000, CHUNK).await);
+        }
+        let (mib_s, ms) = median(rates);
+        println!("{mode} 64 KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  (1000 calls)");
+    }
+    // Where the time of a raw call goes: a fixed cost per call, or a cost per byte.
+    for size in [1024, 16 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024] {
+        let calls = (64 * 1024 * 1024 / size).clamp(50, 1000) as u64;
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            rates.push(run(&app, "raw", calls, size).await);
+        }
+        let (mib_s, ms) = median(rates);
+        println!(
+            " raw {:>4} KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  ({calls} calls)",
+            size / 1024
+        );
     }
     app.quit().await;
 }
