@@ -3,6 +3,8 @@
 //!
 //!     cargo bench --bench ipc
 //!
+//!     ICECREAM_IPC_QUIET=1 cargo bench --bench ipc   # with the preview not drawing
+//!
 //! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the two
 //! benchmark commands), calls each command from the page in a loop, and prints MiB/s and ms per
 //! call. Results go to bench/RESULTS.md by hand, with the machine and the date.
@@ -16,8 +18,12 @@ use desktop::{App, Home, Screen};
 const CHUNK: usize = 64 * 1024;
 
 const LOOP: &str = r#"
-const [calls, size, mode, done] = arguments;
+const [calls, size, mode, quiet, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
+// Quiet: the camera preview and the level meter stop drawing, so that the page's main thread and
+// the (here software) renderer leave the IPC alone.
+document.body.style.display = quiet ? 'none' : '';
+for (const v of document.querySelectorAll('video')) quiet ? v.pause() : v.play().catch(() => {});
 const chunk = new Uint8Array(size);
 for (let i = 0; i < size; i++) chunk[i] = i & 255;
 (async () => {
@@ -50,7 +56,8 @@ for (let i = 0; i < size; i++) chunk[i] = i & 255;
 "#;
 
 async fn run(app: &App, mode: &str, calls: u64, size: usize) -> (f64, f64) {
-    let args = vec![calls.into(), (size as u64).into(), mode.into()];
+    let quiet = std::env::var_os("ICECREAM_IPC_QUIET").is_some();
+    let args = vec![calls.into(), (size as u64).into(), mode.into(), quiet.into()];
     let out = app
         .client
         .execute_async(LOOP, args)
