@@ -160,6 +160,39 @@ pub fn corpus_chunks(name: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The video corpus with a keyframe every 0.6 s, as the app's WebCodecs path makes its video
+/// (Chromium's recorder puts one every 5 s, and a video listener can only start at one), cut
+/// into 16 KiB chunks: about 250 ms of it each. Made once per test run.
+pub fn keyed_video_chunks() -> Vec<Vec<u8>> {
+    static KEYED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = KEYED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("in.webm"), dir.path().join("keyed.webm"));
+        std::fs::write(&input, corpus_chunks("webm-vp8-opus-250ms").concat()).unwrap();
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-y", "-i"])
+            .arg(&input)
+            .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
+            .args(["-b:v", "1M", "-force_key_frames", "expr:gte(t,n_forced*0.6)"])
+            .args([
+                "-c:a",
+                "copy",
+                "-f",
+                "webm",
+                "-live",
+                "1",
+                "-cluster_time_limit",
+                "1000",
+            ])
+            .arg(&output)
+            .status()
+            .unwrap();
+        assert!(status.success(), "the keyed video input was made");
+        std::fs::read(&output).unwrap()
+    });
+    bytes.chunks(16 * 1024).map(<[u8]>::to_vec).collect()
+}
+
 pub fn ffmpeg() -> Ffmpeg {
     Ffmpeg::locate().expect("ffmpeg is installed")
 }
