@@ -9,6 +9,7 @@
 //! one: the listener is that much behind live for as long as it listens).
 
 // Uses the keyed scan only.
+mod keyed;
 #[allow(dead_code)]
 #[path = "looped.rs"]
 mod looped;
@@ -108,37 +109,14 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
 #[tokio::main]
 async fn main() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/webm-vp8-opus-250ms");
-    let recorder = Looped::load(&corpus);
-    // The WebCodecs path's keyframe rhythm, made from the same recording.
-    let dir = tempfile::tempdir().unwrap();
-    let whole = dir.path().join("in.webm");
     let all: Vec<u8> = icecream_engine::input::chunk_folder(&corpus)
         .unwrap()
         .iter()
         .flat_map(|e| std::fs::read(&e.path).unwrap())
         .collect();
-    std::fs::write(&whole, all).unwrap();
-    let keyed = dir.path().join("keyed.webm");
-    let ok = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(&whole)
-        .args([
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-            "-b:v",
-            "1M",
-        ])
-        .args(["-force_key_frames", "expr:gte(t,n_forced*0.6)", "-c:a", "copy"])
-        .args(["-f", "webm", "-live", "1", "-cluster_time_limit", "1000"])
-        .arg(&keyed)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let webcodecs = Looped::from_bytes(&std::fs::read(&keyed).unwrap());
+    let recorder = Looped::from_bytes(&all);
+    // The WebCodecs path's keyframe rhythm, made from the same recording.
+    let webcodecs = Looped::from_bytes(&keyed::with_app_keyframes(&all));
     let mut rows = vec![
         "| keyframes | burst-size (bytes) | join → first picture, mean | max | picture behind live, mean | max |"
             .to_string(),

@@ -1,7 +1,8 @@
 //! One broadcast: recorder chunks in, ffmpeg in the middle, the Icecast mount out.
 //!
 //! ```text
-//! push(chunk) ─► bounded queue ─► ffmpeg stdin     ffmpeg stdout ─► SourceConnection (PUT /mount)
+//! push(chunk) ─► recording, then bounded queue ─► ffmpeg stdin   (ffmpeg restarted if it dies)
+//! ffmpeg stdout ─► outbox ─► sender: Uplink (PUT /mount, reconnect, drop when too slow)
 //! ```
 //! Stop closes the queue; ffmpeg sees the end of its input, encodes what it still holds and exits;
 //! everything it wrote is sent before the connection closes, so a broadcast ends with its last

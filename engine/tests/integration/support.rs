@@ -165,31 +165,8 @@ pub fn corpus_chunks(name: &str) -> Vec<Vec<u8>> {
 /// into 16 KiB chunks: about 250 ms of it each. Made once per test run.
 pub fn keyed_video_chunks() -> Vec<Vec<u8>> {
     static KEYED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let bytes = KEYED.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let (input, output) = (dir.path().join("in.webm"), dir.path().join("keyed.webm"));
-        std::fs::write(&input, corpus_chunks("webm-vp8-opus-250ms").concat()).unwrap();
-        let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-y", "-i"])
-            .arg(&input)
-            .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
-            .args(["-b:v", "1M", "-force_key_frames", "expr:gte(t,n_forced*0.6)"])
-            .args([
-                "-c:a",
-                "copy",
-                "-f",
-                "webm",
-                "-live",
-                "1",
-                "-cluster_time_limit",
-                "1000",
-            ])
-            .arg(&output)
-            .status()
-            .unwrap();
-        assert!(status.success(), "the keyed video input was made");
-        std::fs::read(&output).unwrap()
-    });
+    let bytes =
+        KEYED.get_or_init(|| keyed::with_app_keyframes(&corpus_chunks("webm-vp8-opus-250ms").concat()));
     bytes.chunks(16 * 1024).map(<[u8]>::to_vec).collect()
 }
 
@@ -364,6 +341,8 @@ pub fn cmdline(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+#[path = "../../../bench/keyed.rs"]
+mod keyed;
 #[path = "../../../bench/procstat.rs"]
 mod procstat;
 pub use procstat::children;
