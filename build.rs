@@ -8,10 +8,12 @@ const COMMANDS: &[&str] = &[
     "try_local_server",
     "go_live",
     "push_chunk",
+    "chunk_socket",
     "stop",
     "set_now_playing",
     "bench_raw",
     "bench_json",
+    "bench_socket",
 ];
 
 fn main() {

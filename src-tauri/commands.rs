@@ -10,11 +10,9 @@ use tauri::ipc::{Channel, InvokeBody, Request};
 use tauri::State;
 use tokio::sync::Mutex;
 
+use crate::chunk_socket::ChunkSocket;
 use crate::live::Live;
 use crate::store::AppStore;
-
-/// Chunks are a few hundred KiB at most (1 s of 1080p); anything far larger is not a recorder's.
-const MAX_CHUNK: usize = 16 * 1024 * 1024;
 
 pub struct AppState {
     store: std::sync::Mutex<AppStore>,
@@ -41,6 +39,11 @@ impl AppState {
 
     fn store(&self) -> std::sync::MutexGuard<'_, AppStore> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One recorder chunk to the broadcast, from either way the page sends them.
+    pub async fn push(&self, chunk: Vec<u8>) -> Result<(), String> {
+        self.live.push(chunk).await
     }
 
     /// Delivers what was recorded, then stops the private server.
@@ -221,14 +224,6 @@ pub async fn push_chunk(state: State<'_, AppState>, request: Request<'_>) -> Ans
     let InvokeBody::Raw(bytes) = request.body() else {
         return Err(String::from("The recorder's chunk did not arrive as raw bytes.").into());
     };
-    if bytes.len() > MAX_CHUNK {
-        return Err(format!(
-            "A recorder chunk of {} was refused: chunks over {} are not media from the recorder.",
-            icecream_engine::status::human_bytes(bytes.len() as u64),
-            icecream_engine::status::human_bytes(MAX_CHUNK as u64)
-        )
-        .into());
-    }
     Ok(state.live.push(bytes.clone()).await?)
 }
 
@@ -261,6 +256,13 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     })
 }
 
+/// Where the page sends chunks without a call per chunk (chunk_socket.rs); `push_chunk` is its
+/// fallback.
+#[tauri::command]
+pub fn chunk_socket(socket: State<'_, ChunkSocket>) -> String {
+    socket.url.clone()
+}
+
 /// IPC benchmark (bench/ipc): a chunk as raw bytes. Only granted when ICECREAM_BENCH is set.
 #[tauri::command]
 pub fn bench_raw(request: Request<'_>) -> usize {
@@ -274,4 +276,12 @@ pub fn bench_raw(request: Request<'_>) -> usize {
 #[tauri::command]
 pub fn bench_json(data: Vec<u8>) -> usize {
     data.len()
+}
+
+/// IPC benchmark: a chunk socket whose chunks are counted and dropped.
+pub struct BenchSocket(pub ChunkSocket);
+
+#[tauri::command]
+pub fn bench_socket(socket: State<'_, BenchSocket>) -> String {
+    socket.0.url.clone()
 }

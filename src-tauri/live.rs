@@ -8,6 +8,9 @@ use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, Status};
 use tauri::ipc::Channel;
 use tokio::sync::{watch, Mutex};
 
+/// Chunks are a few hundred KiB at most (1 s of 1080p); anything far larger is not a recorder's.
+const MAX_CHUNK: usize = 16 * 1024 * 1024;
+
 struct Running {
     session: Session,
     chunks: ChunkSender,
@@ -57,6 +60,13 @@ impl Live {
     /// Hands one recorder chunk to the broadcast (the recording gets it first); waits while the
     /// encoder catches up.
     pub async fn push(&self, chunk: Vec<u8>) -> Result<(), String> {
+        if chunk.len() > MAX_CHUNK {
+            return Err(format!(
+                "A recorder chunk of {} was refused: chunks over {} are not media from the recorder.",
+                icecream_engine::status::human_bytes(chunk.len() as u64),
+                icecream_engine::status::human_bytes(MAX_CHUNK as u64)
+            ));
+        }
         let chunks = match self.running.lock().await.as_ref() {
             Some(r) => r.chunks.clone(),
             None => return Err("Not live: press Go live first.".into()),

@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod chunk_socket;
 mod commands;
 mod live;
 mod store;
@@ -33,13 +34,23 @@ fn main() {
                     .unwrap_or(fallback),
             };
             app.manage(commands::AppState::new(store, folders));
+            let handle = app.handle().clone();
+            let socket = tauri::async_runtime::block_on(chunk_socket::ChunkSocket::start(move |chunk| {
+                let app = handle.clone();
+                async move { app.state::<commands::AppState>().push(chunk).await }
+            }))?;
+            app.manage(socket);
             if std::env::var_os(BENCH_ENV).is_some() {
                 app.add_capability(
                     tauri::ipc::CapabilityBuilder::new("bench")
                         .window("main")
                         .permission("allow-bench-raw")
-                        .permission("allow-bench-json"),
+                        .permission("allow-bench-json")
+                        .permission("allow-bench-socket"),
                 )?;
+                // The same socket as the broadcast's, with chunks dropped on arrival, like bench_raw.
+                let sink = chunk_socket::ChunkSocket::start(|_| async { Ok(()) });
+                app.manage(commands::BenchSocket(tauri::async_runtime::block_on(sink)?));
             }
             if let Some(window) = app.get_webview_window("main") {
                 webview::allow_media_capture(&window)?;
@@ -54,10 +65,12 @@ fn main() {
             commands::try_local_server,
             commands::go_live,
             commands::push_chunk,
+            commands::chunk_socket,
             commands::stop,
             commands::set_now_playing,
             commands::bench_raw,
             commands::bench_json,
+            commands::bench_socket,
         ])
         .build(tauri::generate_context!())
         .expect("the app window could not be created")

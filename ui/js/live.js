@@ -1,5 +1,5 @@
 // The Go live / Stop button, the status line and the stats: one broadcast at a time.
-import { call, Channel, pushChunk, errorText } from './ipc.js';
+import { call, Channel, ChunkLane, errorText } from './ipc.js';
 import { startRecorder, CaptureError } from './capture.js';
 import { startWebCodecs } from './webcodecs.js';
 import { capturePath } from './capture-path.js';
@@ -83,13 +83,13 @@ export class LivePanel {
       const channel = new Channel();
       channel.onmessage = (s) => this.show(s);
       this.failedPush = false;
-      // Chunks recorded while the connection is made wait, then go in order, one call at a time.
+      // Chunks recorded while the connection is made wait, then go in order.
       let ready;
       let queue = new Promise((resolve) => (ready = resolve));
       const send = async (chunk) => {
-        if (this.failedPush) return;
+        if (this.failedPush || !this.lane) return;
         try {
-          await pushChunk(chunk);
+          await this.lane.push(chunk);
         } catch (e) {
           this.failedPush = true;
           // The status line carries the broadcast's own reason; this is only for other refusals.
@@ -99,10 +99,15 @@ export class LivePanel {
       if (format.has_video && stream.getVideoTracks().length === 0) {
         throw new CaptureError('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
       }
+      this.lane = await ChunkLane.open();
+      window.icecreamChunkLane = this.lane.via;
       const how = {
         video: format.has_video,
         encoding: view.settings.encoding,
-        onChunk: (chunk) => (queue = queue.then(() => send(chunk))),
+        // Handed on at once, not after the last chunk's answer: the lane keeps them in order.
+        onChunk: (chunk) => (queue = queue.then(() => {
+          send(chunk);
+        })),
         onError: (message) => {
           showNotice(message);
           this.stop();
@@ -118,8 +123,7 @@ export class LivePanel {
       } catch (e) {
         this.failedPush = true;
         ready();
-        await this.recorder.stop();
-        this.recorder = null;
+        await this.finishChunks();
         this.setLive(false);
         this.show({ state: 'failed', reason: errorText(e) });
         return;
@@ -127,6 +131,7 @@ export class LivePanel {
       ready();
       this.app.onLive(share, format);
     } catch (e) {
+      await this.finishChunks();
       this.setLive(false);
       this.show({ state: 'idle' });
       showNotice(e instanceof CaptureError ? e.message : errorText(e));
@@ -135,12 +140,23 @@ export class LivePanel {
     }
   }
 
-  /** The session ended by itself (its reason is in the status line): stop recording. */
-  async ended() {
+  /** Stops the recorder and waits until the engine has answered for every chunk it made. */
+  async finishChunks() {
     const rec = this.recorder;
     this.recorder = null;
-    this.setLive(false);
     if (rec) await rec.stop();
+    const lane = this.lane;
+    this.lane = null;
+    if (lane) {
+      await lane.drain();
+      lane.close();
+    }
+  }
+
+  /** The session ended by itself (its reason is in the status line): stop recording. */
+  async ended() {
+    this.setLive(false);
+    await this.finishChunks();
     await call('stop').catch(() => {});
     this.app.onEnded();
   }
@@ -151,8 +167,7 @@ export class LivePanel {
     this.show({ state: 'stopping', bytes_sent: 0, bitrate_kbps: 0 });
     try {
       // Every recorded byte reaches the server before the connection closes.
-      if (this.recorder) await this.recorder.stop();
-      this.recorder = null;
+      await this.finishChunks();
       const message = await call('stop');
       this.show({ state: 'stopped' });
       showNotice(message, 'info');
