@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "bench_raw",
     "bench_json",
     "bench_socket",
+    "bench_socket_bytes",
 ];
 
 fn main() {

@@ -31,26 +31,23 @@ for (let i = 0; i < size; i++) chunk[i] = i & 255;
     ? () => invoke('bench_raw', chunk)
     : () => invoke('bench_json', { data: Array.from(chunk) });
   if (mode.startsWith('socket')) {
-    // The app's way: the chunk socket (src-tauri/chunk_socket.rs), each chunk answered in order.
-    const ws = new WebSocket(await invoke('bench_socket'));
-    ws.binaryType = 'arraybuffer';
-    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error('no socket')); });
-    const answers = [];
-    ws.onmessage = (e) => answers.shift()(e.data);
-    const push = () => new Promise((ok) => { answers.push(ok); ws.send(chunk); });
-    for (let i = 0; i < 10; i++) await push();
+    // The app's own ChunkLane (ui/js/ipc.js), on a socket whose chunks are dropped on arrival.
+    const { ChunkLane } = await import('/js/ipc.js');
+    const lane = await ChunkLane.open('bench_socket');
+    if (lane.via !== 'socket') throw new Error('the chunk socket did not open');
+    for (let i = 0; i < 10; i++) await lane.push(chunk);
+    const before = await invoke('bench_socket_bytes');
     const t0 = performance.now();
     if (mode === 'socket') {
       // As the page sends: the next chunk goes without waiting for the last one's answer.
-      const all = [];
-      for (let i = 0; i < calls; i++) all.push(push());
-      await Promise.all(all);
+      for (let i = 0; i < calls; i++) lane.push(chunk);
+      await lane.last;
     } else {
-      for (let i = 0; i < calls; i++) await push();
+      for (let i = 0; i < calls; i++) await lane.push(chunk);
     }
     const ms = performance.now() - t0;
-    ws.close();
-    done({ ms, got: calls * size });
+    lane.close();
+    done({ ms, got: (await invoke('bench_socket_bytes')) - before });
     return;
   }
   for (let i = 0; i < 10; i++) await send();

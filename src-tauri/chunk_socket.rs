@@ -10,13 +10,15 @@
 //! our page gets (through `invoke`, which capabilities guard), and the Origin must be the app's own.
 //! Any other request is refused before it becomes a WebSocket.
 //!
-//! What goes over it: each binary message is one chunk; each gets one text answer, in order: empty
-//! when the chunk was taken, else the sentence saying why not (the same one `push_chunk` gives).
+//! What goes over it: each binary message is one chunk. The answers are text, in order: "+N" when
+//! the next N chunks were taken (one answer for all that arrived together: each answer is an event
+//! on the page's busy main thread), or the sentence saying why the next one was not (the same one
+//! `push_chunk` gives).
 
 use std::future::Future;
 use std::net::Ipv4Addr;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -89,16 +91,42 @@ where
         return;
     };
     let (mut answers, mut chunks) = socket.split();
-    while let Some(Ok(message)) = chunks.next().await {
-        let answer = match message {
-            Message::Binary(bytes) => take(bytes.into()).await.err().unwrap_or_default(),
-            Message::Close(_) => break,
-            _ => continue,
+    let mut taken = 0usize;
+    loop {
+        let next = match chunks.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                // Nothing more has arrived: say what was taken, in one answer for them all.
+                if taken > 0 && answers.send(took(&mut taken)).await.is_err() {
+                    break;
+                }
+                chunks.next().await
+            }
         };
-        if answers.send(Message::text(answer)).await.is_err() {
-            break;
+        let Some(Ok(message)) = next else { break };
+        match message {
+            Message::Binary(bytes) => match take(bytes.into()).await {
+                Ok(()) => taken += 1,
+                Err(sentence) => {
+                    let answered = if taken > 0 {
+                        answers.feed(took(&mut taken)).await.is_ok()
+                    } else {
+                        true
+                    };
+                    if !answered || answers.send(Message::text(sentence)).await.is_err() {
+                        break;
+                    }
+                }
+            },
+            Message::Close(_) => break,
+            _ => {}
         }
     }
+}
+
+/// "+N": the next N chunks were taken. (A refusal is its sentence, which never starts with "+".)
+fn took(taken: &mut usize) -> Message {
+    Message::text(format!("+{}", std::mem::take(taken)))
 }
 
 fn from_app(request: &Request) -> bool {

@@ -279,9 +279,18 @@ pub fn bench_json(data: Vec<u8>) -> usize {
 }
 
 /// IPC benchmark: a chunk socket whose chunks are counted and dropped.
-pub struct BenchSocket(pub ChunkSocket);
+pub struct BenchSocket {
+    pub socket: ChunkSocket,
+    pub bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
 
 #[tauri::command]
-pub fn bench_socket(socket: State<'_, BenchSocket>) -> String {
-    socket.0.url.clone()
+pub fn bench_socket(bench: State<'_, BenchSocket>) -> String {
+    bench.socket.url.clone()
+}
+
+/// IPC benchmark: how many bytes the benchmark's socket has taken so far.
+#[tauri::command]
+pub fn bench_socket_bytes(bench: State<'_, BenchSocket>) -> u64 {
+    bench.bytes.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -46,11 +46,18 @@ fn main() {
                         .window("main")
                         .permission("allow-bench-raw")
                         .permission("allow-bench-json")
-                        .permission("allow-bench-socket"),
+                        .permission("allow-bench-socket")
+                        .permission("allow-bench-socket-bytes"),
                 )?;
-                // The same socket as the broadcast's, with chunks dropped on arrival, like bench_raw.
-                let sink = chunk_socket::ChunkSocket::start(|_| async { Ok(()) });
-                app.manage(commands::BenchSocket(tauri::async_runtime::block_on(sink)?));
+                // The same socket as the broadcast's, with chunks counted and dropped, like bench_raw.
+                let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let counted = bytes.clone();
+                let sink = chunk_socket::ChunkSocket::start(move |chunk| {
+                    counted.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    async { Ok(()) }
+                });
+                let socket = tauri::async_runtime::block_on(sink)?;
+                app.manage(commands::BenchSocket { socket, bytes });
             }
             if let Some(window) = app.get_webview_window("main") {
                 webview::allow_media_capture(&window)?;
@@ -71,6 +78,7 @@ fn main() {
             commands::bench_raw,
             commands::bench_json,
             commands::bench_socket,
+            commands::bench_socket_bytes,
         ])
         .build(tauri::generate_context!())
         .expect("the app window could not be created")

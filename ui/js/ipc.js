@@ -17,10 +17,11 @@ const SOCKET_OPEN_MS = 3000;
  * chunk, or rejects with its sentence.
  */
 export class ChunkLane {
-  static async open() {
+  /** `socket`: the command that says where the socket is (the IPC benchmark has its own). */
+  static async open(socket = 'chunk_socket') {
     const lane = new ChunkLane();
     try {
-      const ws = new WebSocket(await core.invoke('chunk_socket'));
+      const ws = new WebSocket(await core.invoke(socket));
       ws.binaryType = 'arraybuffer';
       await new Promise((opened, failed) => {
         ws.onopen = opened;
@@ -59,9 +60,14 @@ export class ChunkLane {
     return taken;
   }
 
+  /** "+N": the next N chunks were taken; anything else: why the next one was not. */
   answered(text) {
-    const w = this.waiting.shift();
-    if (w) text === '' ? w.ok() : w.fail(text);
+    if (text.startsWith('+')) {
+      for (const w of this.waiting.splice(0, Number(text.slice(1)))) w.ok();
+    } else {
+      const w = this.waiting.shift();
+      if (w) w.fail(text);
+    }
   }
 
   closed() {
