@@ -4,6 +4,7 @@
 //!     cargo bench --bench ipc
 //!
 //!     ICECREAM_IPC_QUIET=1 cargo bench --bench ipc   # with the preview not drawing
+//!     cargo bench --bench ipc -- socket               # the app's path only (quick A/B runs)
 //!
 //! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the two
 //! benchmark commands), calls each command from the page in a loop, and prints MiB/s and ms per
@@ -106,13 +107,23 @@ async fn main() {
         rates.sort_by(|a, b| a.0.total_cmp(&b.0));
         rates[1]
     };
-    for (mode, calls) in [("socket", 1000), ("socket1", 1000), ("raw", 1000), ("json", 60)] {
+    let only_socket = std::env::args().any(|a| a == "socket");
+    let modes: &[(&str, u64)] = if only_socket {
+        &[("socket", 4000)]
+    } else {
+        &[("socket", 4000), ("socket1", 1000), ("raw", 1000), ("json", 60)]
+    };
+    for &(mode, calls) in modes {
         let mut rates = Vec::new();
         for _ in 0..3 {
             rates.push(run(&app, mode, calls, CHUNK).await);
         }
         let (mib_s, ms) = median(rates);
         println!("{mode:>7} 64 KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per chunk  ({calls} chunks)");
+    }
+    if only_socket {
+        app.quit().await;
+        return;
     }
     for mode in ["raw x4", "raw x16"] {
         let mut rates = Vec::new();

@@ -56,6 +56,8 @@ impl ChunkSocket {
         tauri::async_runtime::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors, say: do not spin while it lasts.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     continue;
                 };
                 tauri::async_runtime::spawn(serve(stream, path.clone(), take.clone()));

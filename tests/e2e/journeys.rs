@@ -578,38 +578,24 @@ async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
     fill_settings(&app, ice, "/bad.mp3", password, "mp3", "recorder").await;
     app.click("#audio-only").await;
     let listener = go_live_and_listen(&app, ice, "/bad.mp3").await;
-    let said = app
-        .client
-        .execute_async(
-            "const done = arguments[0]; window.__TAURI__.core.invoke('push_chunk', new Uint8Array(17 * 1024 * 1024))\
-             .then(() => done('accepted'), (e) => done(e.message || String(e)))",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        said.as_str().unwrap(),
-        "A recorder chunk of 17.8 MB was refused: chunks over 16.8 MB are not media from the recorder."
-    );
-    // The same over the chunk socket, the way the page sends chunks.
-    let said = app
-        .client
-        .execute_async(
-            "const done = arguments[0];\
-             window.__TAURI__.core.invoke('chunk_socket').then((url) => {\
-               const ws = new WebSocket(url);\
-               ws.onopen = () => ws.send(new Uint8Array(17 * 1024 * 1024));\
-               ws.onmessage = (e) => { ws.close(); done(e.data); };\
-               ws.onerror = () => done('no socket');\
-             })",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        said.as_str().unwrap(),
-        "A recorder chunk of 17.8 MB was refused: chunks over 16.8 MB are not media from the recorder."
-    );
+    // By a call, and over the chunk socket, the way the page sends chunks.
+    let by_call = "const done = arguments[0];\
+        window.__TAURI__.core.invoke('push_chunk', new Uint8Array(17 * 1024 * 1024))\
+          .then(() => done('accepted'), (e) => done(e.message || String(e)))";
+    let by_socket = "const done = arguments[0];\
+        window.__TAURI__.core.invoke('chunk_socket').then((url) => {\
+          const ws = new WebSocket(url);\
+          ws.onopen = () => ws.send(new Uint8Array(17 * 1024 * 1024));\
+          ws.onmessage = (e) => { ws.close(); done(e.data); };\
+          ws.onerror = () => done('no socket');\
+        })";
+    for script in [by_call, by_socket] {
+        let said = app.client.execute_async(script, vec![]).await.unwrap();
+        assert_eq!(
+            said.as_str().unwrap(),
+            "A recorder chunk of 17.8 MB was refused: chunks over 16.8 MB are not media from the recorder."
+        );
+    }
     // Only the app's page gets in: a wrong token or another origin is refused before any chunk.
     let url = app
         .client
