@@ -494,13 +494,16 @@ const RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// up on the server (false).
 async fn pump(stdout: &mut tokio::process::ChildStdout, outbox: &Outbox) -> bool {
     let mut buf = vec![0u8; 64 * 1024];
+    // One wait for the whole pump, not a new one per read.
+    let given_up = outbox.given_up();
+    tokio::pin!(given_up);
     loop {
         tokio::select! {
             read = stdout.read(&mut buf) => match read {
                 Ok(0) | Err(_) => return true,
                 Ok(n) => outbox.push(Item::Output(buf[..n].to_vec(), Instant::now())),
             },
-            _ = outbox.given_up() => return false,
+            _ = &mut given_up => return false,
         }
     }
 }
