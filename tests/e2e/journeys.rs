@@ -174,12 +174,7 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         .await
         .unwrap();
     let listener = go_live_and_listen(&app, ice, "/e2e.mp3").await;
-    let via = app
-        .client
-        .execute("return window.icecreamChunkLane", vec![])
-        .await
-        .unwrap();
-    assert_eq!(via.as_str(), Some("calls"), "chunks go by push_chunk calls");
+    assert_eq!(chunk_lane(&app).await, "calls", "chunks go by push_chunk calls");
     assert!(mount_listed(ice, "/e2e.mp3").await, "the mount is on the server");
     // Long enough for stats to show and for several recorder chunks to reach the listener.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -432,12 +427,11 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
     } = stage;
     let app = stage.app_set_for("/e2e.webm", "webm-video", "auto").await;
     let listener = go_live_and_listen(&app, ice, "/e2e.webm").await;
-    let via = app
-        .client
-        .execute("return window.icecreamChunkLane", vec![])
-        .await
-        .unwrap();
-    assert_eq!(via.as_str(), Some("socket"), "chunks go over the chunk socket");
+    assert_eq!(
+        chunk_lane(&app).await,
+        "socket",
+        "chunks go over the chunk socket"
+    );
     tokio::time::sleep(Duration::from_secs(6)).await;
     screen.screenshot(&artifacts().join("live-video-window.png"));
     // Kept with the screenshots: what a listener got is the first thing to look at if this fails.
@@ -616,6 +610,16 @@ async fn bad_input_is_refused_plainly_and_nothing_is_lost() {
     listener.heard(&app, &heard).await;
     assert!(decoded_seconds(&heard) > 2.0, "the broadcast went on");
     app.quit().await;
+}
+
+/// How the live page sends its chunks: "socket" or "calls" (ui/js/ipc.js, ChunkLane.via).
+async fn chunk_lane(app: &App) -> String {
+    let via = app
+        .client
+        .execute("return window.icecreamChunkLane", vec![])
+        .await
+        .unwrap();
+    via.as_str().unwrap_or_default().to_string()
 }
 
 /// The HTTP status a WebSocket upgrade to `url` (ws://127.0.0.1:port/path) gets from `origin`.
