@@ -5,21 +5,25 @@
 //!
 //!     ICECREAM_IPC_QUIET=1 cargo bench --bench ipc   # with the preview not drawing
 //!     cargo bench --bench ipc -- socket               # the app's path only (quick A/B runs)
+//!     cargo bench --bench ipc -- socket-sizes         # the app's path, 16 KiB to 1 MiB chunks
 //!
-//! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the two
-//! benchmark commands), calls each command from the page in a loop, and prints MiB/s and ms per
-//! call. Results go to bench/RESULTS.md by hand, with the machine and the date.
+//! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the
+//! benchmark commands), waits until the camera is open, sends chunks from the page in a loop, and
+//! prints MiB/s and ms per chunk, and how many preview frames a second the page drew meanwhile (a
+//! run "with the preview drawn" fails if it drew under 5). Results go to bench/RESULTS.md by hand,
+//! with the machine and the date.
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/desktop.rs"]
 mod desktop;
 
 use desktop::{App, Home, Screen};
+use fantoccini::Locator;
 
 const CHUNK: usize = 64 * 1024;
 
 const LOOP: &str = r#"
-const [calls, size, mode, quiet, done] = arguments;
+let [calls, size, mode, quiet, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
 // Quiet: the camera preview and the level meter stop drawing, so that the page's main thread and
 // the (here software) renderer leave the IPC alone.
@@ -27,6 +31,21 @@ document.body.style.display = quiet ? 'none' : '';
 for (const v of document.querySelectorAll('video')) quiet ? v.pause() : v.play().catch(() => {});
 const chunk = new Uint8Array(size);
 for (let i = 0; i < size; i++) chunk[i] = i & 255;
+// The preview's frames drawn during the run: proof of what "preview drawn" means in each figure.
+const preview = document.getElementById('preview');
+let drawn = 0;
+let counting = true;
+const began = performance.now();
+const count = () => {
+  drawn += 1;
+  if (counting) preview.requestVideoFrameCallback(count);
+};
+if (!quiet && preview.srcObject) preview.requestVideoFrameCallback(count);
+const finish = done;
+done = (result) => {
+  counting = false;
+  finish({ ...result, fps: (drawn * 1000) / (performance.now() - began) });
+};
 (async () => {
   const send = mode === 'raw'
     ? () => invoke('bench_raw', chunk)
@@ -76,7 +95,14 @@ for (let i = 0; i < size; i++) chunk[i] = i & 255;
 })().catch((e) => done({ error: String(e) }));
 "#;
 
-async fn run(app: &App, mode: &str, calls: u64, size: usize) -> (f64, f64) {
+/// One run's throughput, time per chunk, and how many preview frames a second were drawn meanwhile.
+struct Rate {
+    mib_s: f64,
+    ms: f64,
+    fps: f64,
+}
+
+async fn run(app: &App, mode: &str, calls: u64, size: usize) -> Rate {
     let quiet = std::env::var_os("ICECREAM_IPC_QUIET").is_some();
     let args = vec![calls.into(), (size as u64).into(), mode.into(), quiet.into()];
     let out = app
@@ -93,8 +119,27 @@ async fn run(app: &App, mode: &str, calls: u64, size: usize) -> (f64, f64) {
         calls * size as u64,
         "every byte arrived"
     );
-    let mib_s = (calls as f64 * size as f64 / 1048576.0) / (ms / 1000.0);
-    (mib_s, ms / calls as f64)
+    let fps = out["fps"].as_f64().unwrap();
+    // A figure "with the preview drawn" is only that if the preview really was drawing.
+    assert!(
+        quiet || fps >= 5.0,
+        "{mode}: the preview drew {fps:.1} frames a second"
+    );
+    Rate {
+        mib_s: (calls as f64 * size as f64 / 1048576.0) / (ms / 1000.0),
+        ms: ms / calls as f64,
+        fps,
+    }
+}
+
+/// The median of three runs, by throughput.
+async fn median_of_3(app: &App, mode: &str, calls: u64, size: usize) -> Rate {
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        rates.push(run(app, mode, calls, size).await);
+    }
+    rates.sort_by(|a, b| a.mib_s.total_cmp(&b.mib_s));
+    rates.swap_remove(1)
 }
 
 #[tokio::main]
@@ -102,47 +147,47 @@ async fn main() {
     let screen = Screen::start();
     let home = Home::new();
     let app = App::launch_with(&screen, &home, &[("ICECREAM_BENCH", "1")]).await;
-    println!("page → Rust, one call at a time (as the recorder sends them); median of 3 runs");
-    let median = |mut rates: Vec<(f64, f64)>| {
-        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        rates[1]
-    };
-    let only_socket = std::env::args().any(|a| a == "socket");
-    let modes: &[(&str, u64)] = if only_socket {
-        &[("socket", 4000)]
+    // The camera opens and the recorder's self-test runs after the page is ready: measuring before
+    // then would measure a page that draws nothing yet.
+    app.wait_for(
+        || async {
+            app.client
+                .find(Locator::Css("body[data-self-tested]"))
+                .await
+                .is_ok()
+        },
+        "the camera to be open",
+    )
+    .await;
+    println!("page → Rust, one chunk at a time (as the recorder sends them); median of 3 runs");
+    let args: Vec<String> = std::env::args().collect();
+    let has = |word: &str| args.iter().any(|a| a == word);
+    let runs: Vec<(&str, u64, usize)> = if has("socket-sizes") {
+        // Whether a socket message costs per message or per byte.
+        [16usize, 64, 256, 1024]
+            .map(|kib| ("socket", (256 * 1024 / kib) as u64, kib * 1024))
+            .to_vec()
+    } else if has("socket") {
+        vec![("socket", 4000, CHUNK)]
     } else {
-        &[("socket", 4000), ("socket1", 1000), ("raw", 1000), ("json", 60)]
+        let mut all = vec![
+            ("socket", 4000, CHUNK),
+            ("socket1", 1000, CHUNK),
+            ("raw", 1000, CHUNK),
+            ("json", 60, CHUNK),
+            ("raw x4", 1000, CHUNK),
+            ("raw x16", 1000, CHUNK),
+        ];
+        // Where the time of a raw call goes: a fixed cost per call, or a cost per byte.
+        for size in [1024, 16 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024] {
+            all.push(("raw", (64 * 1024 * 1024 / size).clamp(50, 1000) as u64, size));
+        }
+        all
     };
-    for &(mode, calls) in modes {
-        let mut rates = Vec::new();
-        for _ in 0..3 {
-            rates.push(run(&app, mode, calls, CHUNK).await);
-        }
-        let (mib_s, ms) = median(rates);
-        println!("{mode:>7} 64 KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per chunk  ({calls} chunks)");
-    }
-    if only_socket {
-        app.quit().await;
-        return;
-    }
-    for mode in ["raw x4", "raw x16"] {
-        let mut rates = Vec::new();
-        for _ in 0..3 {
-            rates.push(run(&app, mode, 1000, CHUNK).await);
-        }
-        let (mib_s, ms) = median(rates);
-        println!("{mode} 64 KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  (1000 calls)");
-    }
-    // Where the time of a raw call goes: a fixed cost per call, or a cost per byte.
-    for size in [1024, 16 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024] {
-        let calls = (64 * 1024 * 1024 / size).clamp(50, 1000) as u64;
-        let mut rates = Vec::new();
-        for _ in 0..3 {
-            rates.push(run(&app, "raw", calls, size).await);
-        }
-        let (mib_s, ms) = median(rates);
+    for (mode, calls, size) in runs {
+        let Rate { mib_s, ms, fps } = median_of_3(&app, mode, calls, size).await;
         println!(
-            " raw {:>4} KiB: {mib_s:7.1} MiB/s  {ms:6.2} ms per call  ({calls} calls)",
+            "{mode:>7} {:>4} KiB: {mib_s:7.1} MiB/s  {ms:6.3} ms per chunk  ({calls} chunks, preview {fps:4.1} fps)",
             size / 1024
         );
     }
