@@ -74,17 +74,7 @@ const invoke = window.__TAURI__.core.invoke;
     assert_eq!(r.as_str(), Some("ok"), "{r}");
     // Reload so the page opens the camera at the new size, then go live.
     app.client.refresh().await.unwrap();
-    app.wait_for(
-        || async {
-            app.client
-                .find(fantoccini::Locator::Css("body[data-ready]"))
-                .await
-                .is_ok()
-        },
-        "the page",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.wait_self_tested().await;
     let idle_rss = rss_mib(APP);
     app.click("#golive").await;
     app.wait_status("LIVE").await;

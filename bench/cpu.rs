@@ -1,36 +1,82 @@
-//! CPU and memory while live, per mount format: the `icecream` CLI (the engine, without a window)
-//! streams each corpus recording at its real pace to a private Icecast; its own CPU and ffmpeg's
-//! are read from /proc, per second of media, and its RSS before going live and at its highest while
-//! live. Run by hand:
+//! CPU and memory while live, per mount format, beside the floor in the same run. The `icecream`
+//! CLI (the engine, without a window) streams each corpus recording at the recorder's pace to a
+//! private Icecast; at the same moments the floor (bench/floor.rs: ffmpeg alone, the engine's
+//! arguments, straight to `icecast://`) is fed the same chunks on a mount of its own. CPU of the
+//! engine, of its ffmpeg and of the floor's ffmpeg is read from /proc per second of media; RSS of
+//! the engine before going live and at its highest while live, and of each ffmpeg at its highest.
+//! Run by hand:
 //!
 //!     cargo bench -p icecream-engine --bench cpu
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use icecream_engine::{LocalIcecast, LocalOptions};
-
+mod floor;
 #[allow(dead_code)]
 mod procstat;
 
-/// (CPU seconds, RSS KiB, children) of one process, from /proc.
-fn sample(pid: u32) -> Option<(f64, u64, Vec<u32>)> {
-    Some((
-        procstat::cpu_seconds(pid)?,
-        procstat::rss_kib(pid)?,
-        procstat::children(pid),
-    ))
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use icecream_engine::format::{self, MountFormat};
+use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions};
+
+/// The corpus recordings are 20 s long.
+const MEDIA_SECONDS: f64 = 20.0;
+
+/// The most CPU seconds and RSS KiB seen of one process (the last sample before it ends).
+#[derive(Default)]
+struct Seen {
+    cpu: f64,
+    rss: u64,
+}
+
+impl Seen {
+    fn sample(&mut self, pid: u32) {
+        if let (Some(cpu), Some(rss)) = (procstat::cpu_seconds(pid), procstat::rss_kib(pid)) {
+            self.cpu = self.cpu.max(cpu);
+            self.rss = self.rss.max(rss);
+        }
+    }
+
+    fn percent(&self) -> f64 {
+        100.0 * self.cpu / MEDIA_SECONDS
+    }
+
+    fn mib(&self) -> f64 {
+        self.rss as f64 / 1024.0
+    }
 }
 
 struct Row {
     label: &'static str,
-    format: &'static str,
+    format: MountFormat,
     corpus: &'static str,
 }
 
-fn run(server: &LocalIcecast, row: &Row, corpus: &Path) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_icecream"))
+/// Writes a chunk folder into the floor's ffmpeg at the recorder's own moments, then ends its input.
+fn feed(mut floor: Child, folder: &Path) -> std::thread::JoinHandle<Child> {
+    let entries = icecream_engine::input::chunk_folder(folder).unwrap();
+    let mut stdin = floor.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        for e in entries {
+            std::thread::sleep((start + e.at).saturating_duration_since(Instant::now()));
+            if stdin.write_all(&std::fs::read(&e.path).unwrap()).is_err() {
+                break;
+            }
+        }
+        floor
+    })
+}
+
+fn run(server: &LocalIcecast, ffmpeg: &Ffmpeg, row: &Row, corpus: &Path) -> String {
+    let folder = corpus.join(row.corpus);
+    let first = icecream_engine::input::chunk_folder(&folder).unwrap()[0]
+        .path
+        .clone();
+    let container = format::sniff(&std::fs::read(first).unwrap()).expect("a recorder's container");
+    let id = row.format.id();
+    let mut ours = Command::new(env!("CARGO_BIN_EXE_icecream"))
         .args([
             "stream",
             "--host",
@@ -38,39 +84,46 @@ fn run(server: &LocalIcecast, row: &Row, corpus: &Path) -> String {
             "--port",
             &server.port.to_string(),
         ])
-        .args(["--mount", &format!("/cpu-{}", row.format), "--format", row.format])
+        .args(["--mount", &format!("/cpu-{id}"), "--format", id])
         .arg("--input")
-        .arg(corpus.join(row.corpus))
+        .arg(&folder)
         .env("ICECREAM_PASSWORD", server.source_password.expose())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id();
+    let floor = floor::command(ffmpeg, server, row.format, container, &format!("/floor-{id}"))
+        .spawn()
+        .unwrap();
+    let floor_pid = floor.id();
+    let feeder = feed(floor, &folder);
+    let pid = ours.id();
     std::thread::sleep(Duration::from_millis(100));
-    let idle_rss = sample(pid).map_or(0, |s| s.1);
-    let (mut cpu, mut peak_rss, mut ffmpeg_cpu) = (0.0, 0, 0.0);
-    // Sampled until the CLI exits: the last samples before it ends are the totals.
-    while child.try_wait().unwrap().is_none() {
-        if let Some((c, rss, kids)) = sample(pid) {
-            cpu = c;
-            peak_rss = peak_rss.max(rss);
-            let f: f64 = kids.iter().filter_map(|k| sample(*k)).map(|s| s.0).sum();
-            if f > 0.0 {
-                ffmpeg_cpu = f;
-            }
+    let idle_rss = procstat::rss_kib(pid).unwrap_or(0);
+    let (mut engine, mut its_ffmpeg, mut floor_ffmpeg) = (Seen::default(), Seen::default(), Seen::default());
+    // Sampled until both end: the last samples before each ends are its totals.
+    while ours.try_wait().unwrap().is_none() || !feeder.is_finished() {
+        engine.sample(pid);
+        // The engine restarts no ffmpeg here, so its one child is the encoder.
+        for kid in procstat::children(pid) {
+            its_ffmpeg.sample(kid);
         }
-        std::thread::sleep(Duration::from_millis(200));
+        floor_ffmpeg.sample(floor_pid);
+        std::thread::sleep(Duration::from_millis(100));
     }
-    // The recordings are 20 s long.
-    let media = 20.0;
+    let mut floor = feeder.join().unwrap();
+    assert!(floor.wait().unwrap().success(), "the floor's ffmpeg streamed");
     format!(
-        "| {} | {:.2} % | {:.1} % | {:.1} | {:.1} |",
+        "| {} | {:.2} % | {:.1} % | {:.1} % | {:+.1} % | {:.1} → {:.1} | {:.1} | {:.1} |",
         row.label,
-        100.0 * cpu / media,
-        100.0 * ffmpeg_cpu / media,
+        engine.percent(),
+        its_ffmpeg.percent(),
+        floor_ffmpeg.percent(),
+        engine.percent() + its_ffmpeg.percent() - floor_ffmpeg.percent(),
         idle_rss as f64 / 1024.0,
-        peak_rss as f64 / 1024.0
+        engine.mib(),
+        its_ffmpeg.mib(),
+        floor_ffmpeg.mib(),
     )
 }
 
@@ -81,43 +134,46 @@ async fn main() {
     let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
         .await
         .unwrap();
+    let ffmpeg = Ffmpeg::locate().unwrap();
     let row = |label, format, corpus| Row {
         label,
         format,
         corpus,
     };
+    let (webm_video, webm_audio, webkit) = (
+        "webm-vp8-opus-250ms",
+        "webm-opus-audio-250ms",
+        "webkitgtk-mp4-aac-audio",
+    );
     let rows = [
         row(
             "WebM VP8+Opus → WebM video (remux)",
-            "webm-video",
-            "webm-vp8-opus-250ms",
+            MountFormat::WebmVideo,
+            webm_video,
         ),
         row(
             "WebM Opus → WebM audio (remux)",
-            "webm-audio",
-            "webm-opus-audio-250ms",
+            MountFormat::WebmAudio,
+            webm_audio,
         ),
+        row("WebM Opus → Ogg Opus (remux)", MountFormat::OggOpus, webm_audio),
+        row("WebM Opus → Ogg Vorbis", MountFormat::OggVorbis, webm_audio),
+        row("WebM Opus → MP3", MountFormat::Mp3, webm_audio),
+        row("WebM Opus → AAC", MountFormat::Aac, webm_audio),
+        row("WebKit MP4/AAC → MP3", MountFormat::Mp3, webkit),
         row(
-            "WebM Opus → Ogg Opus (remux)",
-            "ogg-opus",
-            "webm-opus-audio-250ms",
-        ),
-        row("WebM Opus → Ogg Vorbis", "ogg-vorbis", "webm-opus-audio-250ms"),
-        row("WebM Opus → MP3", "mp3", "webm-opus-audio-250ms"),
-        row("WebM Opus → AAC", "aac", "webm-opus-audio-250ms"),
-        row("WebKit MP4/AAC → MP3", "mp3", "webkitgtk-mp4-aac-audio"),
-        row(
-            "WebKit MP4/AAC → WebM video (VP8 + Opus)",
-            "webm-video",
-            "webkitgtk-mp4-aac-audio",
+            "WebKit MP4/AAC → WebM video (sound only: Opus)",
+            MountFormat::WebmVideo,
+            webkit,
         ),
     ];
     let mut table = String::from(
-        "| input → mount | engine CPU | ffmpeg CPU | engine RSS before live, MiB | engine RSS live (peak), MiB |\n\
-         |---|---|---|---|---|\n",
+        "| input → mount | engine CPU | its ffmpeg CPU | floor ffmpeg CPU | engine + its ffmpeg − floor \
+         | engine RSS before → live peak, MiB | its ffmpeg RSS, MiB | floor ffmpeg RSS, MiB |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for r in &rows {
-        let line = run(&server, r, &corpus);
+        let line = run(&server, &ffmpeg, r, &corpus);
         println!("{line}");
         table.push_str(&line);
         table.push('\n');

@@ -18,7 +18,6 @@
 mod desktop;
 
 use desktop::{App, Home, Screen};
-use fantoccini::Locator;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -149,16 +148,7 @@ async fn main() {
     let app = App::launch_with(&screen, &home, &[("ICECREAM_BENCH", "1")]).await;
     // The camera opens and the recorder's self-test runs after the page is ready: measuring before
     // then would measure a page that draws nothing yet.
-    app.wait_for(
-        || async {
-            app.client
-                .find(Locator::Css("body[data-self-tested]"))
-                .await
-                .is_ok()
-        },
-        "the camera to be open",
-    )
-    .await;
+    app.wait_self_tested().await;
     println!("page → Rust, one chunk at a time (as the recorder sends them); median of 3 runs");
     let args: Vec<String> = std::env::args().collect();
     let has = |word: &str| args.iter().any(|a| a == word);

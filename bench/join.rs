@@ -6,8 +6,11 @@
 //!
 //! A listener's first picture is its first keyframe: how long after connecting it arrives, and how
 //! old that picture is by then (a burst from before the join shows a picture at once, but an older
-//! one: the listener is that much behind live for as long as it listens).
+//! one: the listener is that much behind live for as long as it listens). Beside each, in the same
+//! run, the floor (bench/floor.rs: ffmpeg alone, straight to `icecast://`), fed the same chunks at
+//! the same moments on a mount of its own, joined at the same moments.
 
+mod floor;
 // Uses the keyed scan only.
 mod keyed;
 #[allow(dead_code)]
@@ -18,7 +21,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use icecream_engine::format::MountFormat;
-use icecream_engine::{net, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use icecream_engine::{net, Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -56,6 +59,34 @@ async fn join(ep: &net::Endpoint, mount: &str, video_track: u64) -> (Duration, u
     }
 }
 
+/// Join → first picture, and how far behind live that picture is, in seconds.
+#[derive(Default)]
+struct Joins {
+    waits: Vec<f64>,
+    behind: Vec<f64>,
+}
+
+impl Joins {
+    fn add(&mut self, live_ms: u64, (wait, frame_ms): (Duration, u64)) {
+        self.waits.push(wait.as_secs_f64());
+        self.behind
+            .push((live_ms + wait.as_millis() as u64).saturating_sub(frame_ms) as f64 / 1000.0);
+    }
+
+    /// "mean | max | mean | max".
+    fn cells(&self) -> String {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let max = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+        format!(
+            "{:.2} s | {:.2} s | {:.2} s | {:.2} s",
+            mean(&self.waits),
+            max(&self.waits),
+            mean(&self.behind),
+            max(&self.behind)
+        )
+    }
+}
+
 async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let opts = LocalOptions {
@@ -64,14 +95,28 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
     };
     let server = LocalIcecast::start(dir.path(), &opts).await.unwrap();
     let settings = server.settings("/join.webm", MountFormat::WebmVideo);
-    let session = Session::start(settings, SessionOptions::new(Ffmpeg::locate().unwrap())).unwrap();
+    let ffmpeg = Ffmpeg::locate().unwrap();
+    let session = Session::start(settings, SessionOptions::new(ffmpeg.clone())).unwrap();
     let sender = session.sender();
+    let floor_cmd = floor::command(
+        &ffmpeg,
+        &server,
+        MountFormat::WebmVideo,
+        Container::Webm,
+        "/floor.webm",
+    );
+    let mut floor = tokio::process::Command::from(floor_cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut floor_in = floor.stdin.take().unwrap();
     let chunks = input.timeslices(250, 60_000);
     let started = tokio::time::Instant::now();
     let pace = tokio::spawn(async move {
         for (due, chunk) in chunks {
             tokio::time::sleep_until(started + Duration::from_millis(due)).await;
-            if sender.send(chunk).await.is_err() {
+            let floor_took = floor_in.write_all(&chunk).await;
+            if sender.send(chunk).await.is_err() || floor_took.is_err() {
                 break;
             }
         }
@@ -81,27 +126,19 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
         .wait_for(|s| s.state == State::Live)
         .await
         .unwrap();
-    let mut waits = vec![];
-    let mut behind = vec![];
+    let (mut ours, mut floors) = (Joins::default(), Joins::default());
+    let ep = server.endpoint();
     for i in 0..JOINS {
         // Joins spread over the keyframe interval: every 3.3 s from 4 s on.
         tokio::time::sleep_until(started + Duration::from_millis(4000 + 3300 * i as u64)).await;
         let live_ms = started.elapsed().as_millis() as u64;
-        let (wait, frame_ms) = join(&server.endpoint(), "/join.webm", 1).await;
-        waits.push(wait.as_secs_f64());
-        behind.push((live_ms + wait.as_millis() as u64).saturating_sub(frame_ms) as f64 / 1000.0);
+        let (o, f) = tokio::join!(join(&ep, "/join.webm", 1), join(&ep, "/floor.webm", 1));
+        ours.add(live_ms, o);
+        floors.add(live_ms, f);
     }
     pace.abort();
     let _ = session.stop().await;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let max = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
-    let row = format!(
-        "| {label} | {burst} | {:.2} s | {:.2} s | {:.2} s | {:.2} s |",
-        mean(&waits),
-        max(&waits),
-        mean(&behind),
-        max(&behind)
-    );
+    let row = format!("| {label} | {burst} | {} | {} |", ours.cells(), floors.cells());
     println!("{row}");
     rows.push(row);
 }
@@ -118,9 +155,10 @@ async fn main() {
     // The WebCodecs path's keyframe rhythm, made from the same recording.
     let webcodecs = Looped::from_bytes(&keyed::with_app_keyframes(&all));
     let mut rows = vec![
-        "| keyframes | burst-size (bytes) | join → first picture, mean | max | picture behind live, mean | max |"
+        "| keyframes | burst-size (bytes) | join → first picture, mean | max | picture behind live, mean | max \
+         | floor: join → first picture, mean | max | floor: behind live, mean | max |"
             .to_string(),
-        "|---|---|---|---|---|---|".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for burst in [0, 65_535, 262_144] {
         case(&recorder, "every 5 s (recorder path)", burst, &mut rows).await;

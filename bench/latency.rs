@@ -8,15 +8,14 @@
 //! timeslice does (each chunk when its slice of time has been captured). For every audio packet a
 //! listener on each mount receives, latency = when it arrived − when the chunk holding it was handed
 //! over. The floor's ffmpeg gets the same arguments as the engine's (0.5 s clusters, minimal
-//! probing), so the difference is what the engine's own path costs. The floor's password is in its
-//! argv, as `icecast://` requires; it is a throwaway password of this private server.
+//! probing; bench/floor.rs), so the difference is what the engine's own path costs.
 
+mod floor;
 #[path = "looped.rs"]
 mod looped;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -102,33 +101,16 @@ async fn main() {
     let sender = session.sender();
     // The floor: ffmpeg alone, with the engine's own arguments but writing to icecast://.
     let floor_started = Instant::now();
-    let mut args = icecream_engine::ffmpeg::args(
+    let mut floor = tokio::process::Command::from(floor::command(
+        &ffmpeg,
+        &server,
         MountFormat::WebmAudio,
         icecream_engine::Container::Webm,
-        &Default::default(),
-        false,
-        false,
-    );
-    args.pop();
-    args.extend(
-        [
-            "-content_type".to_string(),
-            "audio/webm".into(),
-            format!(
-                "icecast://source:{}@127.0.0.1:{}/floor.webm",
-                server.source_password.expose(),
-                server.port
-            ),
-        ]
-        .into_iter(),
-    );
-    let mut floor = tokio::process::Command::new(&ffmpeg.path)
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        "/floor.webm",
+    ))
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
     let mut floor_in = floor.stdin.take().unwrap();
 
     // The same bytes to both at the same moments; each packet's hand-over time by its time.

@@ -1,6 +1,8 @@
 //! Soak: the WebM video corpus looped for 30 minutes at its real pace into the engine, live to a
 //! private Icecast with one listener; our RSS and open file descriptors (and ffmpeg's RSS) sampled
-//! every 10 s. Run by hand (results to bench/RESULTS.md, with the machine and the date):
+//! every 10 s. Beside it, in the same run, the floor (bench/floor.rs: ffmpeg alone, straight to
+//! `icecast://`) gets the same bytes at the same moments, with a listener of its own; its RSS is
+//! sampled too. Run by hand (results to bench/RESULTS.md, with the machine and the date):
 //!
 //!     cargo bench -p icecream-engine --bench soak                        # 30 minutes
 //!     ICECREAM_SOAK_SECS=120 cargo bench -p icecream-engine --bench soak # a shorter look
@@ -9,13 +11,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod floor;
 // The soak needs only the looping, not the block scanner.
 #[allow(dead_code)]
 #[path = "looped.rs"]
 mod looped;
 
 use icecream_engine::format::MountFormat;
-use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
 use looped::Looped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -34,6 +37,19 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
+/// Listens to `mount` until it ends; the bytes heard.
+async fn listen(endpoint: icecream_engine::net::Endpoint, mount: &str) -> u64 {
+    let mut conn = icecream_engine::net::connect(&endpoint).await.unwrap();
+    let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", endpoint.authority());
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    while let Ok(n @ 1..) = conn.read(&mut buf).await {
+        total += n as u64;
+    }
+    total
+}
+
 #[tokio::main]
 async fn main() {
     let secs: u64 = std::env::var("ICECREAM_SOAK_SECS")
@@ -49,50 +65,59 @@ async fn main() {
     let mount = "/soak.webm";
     let settings = server.settings(mount, MountFormat::WebmVideo);
     let ffmpeg = Ffmpeg::locate().expect("ffmpeg");
+    let floor_mount = "/floor.webm";
+    let floor_cmd = floor::command(
+        &ffmpeg,
+        &server,
+        MountFormat::WebmVideo,
+        Container::Webm,
+        floor_mount,
+    );
     let session = Session::start(settings, SessionOptions::new(ffmpeg)).unwrap();
     let sender = session.sender();
     let me = std::process::id();
+    let mut floor = tokio::process::Command::from(floor_cmd)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let floor_pid = floor.id().unwrap();
+    let mut floor_in = floor.stdin.take().unwrap();
 
     let pace = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
         sender.send(looped.header.clone()).await.unwrap();
+        floor_in.write_all(&looped.header).await.unwrap();
         for n in 0.. {
             let (tc, cluster) = looped.cluster(n);
             if tc >= secs * 1000 {
                 break;
             }
             tokio::time::sleep_until(start + Duration::from_millis(tc)).await;
-            if sender.send(cluster).await.is_err() {
+            let floor_took = floor_in.write_all(&cluster).await;
+            if sender.send(cluster).await.is_err() || floor_took.is_err() {
                 break;
             }
         }
+        // floor_in drops here: the floor's input ends, as ours does with stop().
     });
     let mut status = session.status();
     status.wait_for(|s| s.state == State::Live).await.unwrap();
-    let endpoint = server.endpoint();
-    let listener = tokio::spawn(async move {
-        let mut conn = icecream_engine::net::connect(&endpoint).await.unwrap();
-        let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", endpoint.authority());
-        conn.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        while let Ok(n @ 1..) = conn.read(&mut buf).await {
-            total += n as u64;
-        }
-        total
-    });
-
+    let (ours_heard, floor_heard) = (
+        tokio::spawn(listen(server.endpoint(), mount)),
+        tokio::spawn(listen(server.endpoint(), floor_mount)),
+    );
     let mut rows = vec![];
     let started = Instant::now();
     while !pace.is_finished() {
         let s = status.borrow().clone();
         let ffmpeg_rss = session.ffmpeg_pid().map_or(0, |p| proc_status_kib(p, "VmRSS:"));
         rows.push(format!(
-            "| {:>5} | {:>6.1} | {:>3} | {:>6.1} | {:>7.1} | {:?} |",
+            "| {:>5} | {:>6.1} | {:>3} | {:>6.1} | {:>6.1} | {:>7.1} | {:?} |",
             started.elapsed().as_secs(),
             proc_status_kib(me, "VmRSS:") as f64 / 1024.0,
             open_fds(),
             ffmpeg_rss as f64 / 1024.0,
+            proc_status_kib(floor_pid, "VmRSS:") as f64 / 1024.0,
             s.bytes_sent as f64 / 1e6,
             s.state,
         ));
@@ -100,15 +125,24 @@ async fn main() {
         tokio::time::sleep(SAMPLE_EVERY).await;
     }
     let summary = session.stop().await.expect("a clean stop");
-    let heard = listener.await.unwrap();
+    let floor_ended = floor.wait().await.is_ok_and(|s| s.success());
+    let (heard, floor_heard) = (ours_heard.await.unwrap(), floor_heard.await.unwrap());
     let table = format!(
-        "| s | our RSS MiB | our fds | ffmpeg RSS MiB | MB sent | state |\n|---|---|---|---|---|---|\n{}\n\n\
-         {} s of media, {:.1} MB sent, {:.1} MB heard by the listener, {} gaps.\n",
+        "| s | our RSS MiB | our fds | its ffmpeg RSS MiB | floor ffmpeg RSS MiB | MB sent | state |\n\
+         |---|---|---|---|---|---|---|\n{}\n\n\
+         {} s of media, {:.1} MB sent, {:.1} MB heard by the listener, {} gaps; the floor's listener \
+         heard {:.1} MB{}.\n",
         rows.join("\n"),
         secs,
         summary.bytes_sent as f64 / 1e6,
         heard as f64 / 1e6,
-        summary.gaps
+        summary.gaps,
+        floor_heard as f64 / 1e6,
+        if floor_ended {
+            ""
+        } else {
+            " (the floor's ffmpeg did not end cleanly)"
+        },
     );
     println!("{table}");
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");

@@ -319,6 +319,21 @@ impl App {
         );
     }
 
+    /// Waits until the camera and microphone are open and the recorder's 2-second self-test has run
+    /// (both come after the page is ready).
+    pub async fn wait_self_tested(&self) {
+        self.wait_for(
+            || async {
+                self.client
+                    .find(Locator::Css("body[data-self-tested]"))
+                    .await
+                    .is_ok()
+            },
+            "the capture self-test",
+        )
+        .await;
+    }
+
     /// Waits until the status line starts with `prefix`, and returns it.
     pub async fn wait_status(&self, prefix: &str) -> String {
         self.wait_for(

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use fantoccini::Locator;
 use icecream_engine::{icecast, net, LocalIcecast, LocalOptions};
 
 use crate::desktop::{artifacts, App, Home, Screen, ONE_AT_A_TIME};
@@ -273,16 +272,7 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
 
     let app = App::launch(screen, home).await;
     // The recorder's 2-second self-test has run: Advanced says what this webview can do.
-    app.wait_for(
-        || async {
-            app.client
-                .find(Locator::Css("body[data-self-tested]"))
-                .await
-                .is_ok()
-        },
-        "the capture self-test",
-    )
-    .await;
+    app.wait_self_tested().await;
     app.click("#open-settings").await;
     assert_eq!(
         app.text("#capture-hint").await,

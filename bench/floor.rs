@@ -1,0 +1,39 @@
+//! The floor each engine benchmark is set beside, in the same run: ffmpeg alone, with the engine's
+//! own arguments for the mount's format, writing the same input straight to `icecast://` on the same
+//! private server (what the old relay did). Whatever the engine costs on top of that is its own.
+//!
+//! The floor's password is in its argv, as `icecast://` requires: a throwaway password of the
+//! benchmark's private 127.0.0.1 server, never a person's.
+
+use std::process::{Command, Stdio};
+
+use icecream_engine::format::MountFormat;
+use icecream_engine::{Container, Ffmpeg, LocalIcecast};
+
+/// ffmpeg reading the recorder's `input` on stdin (piped) and sending `format` to `mount`.
+pub fn command(
+    ffmpeg: &Ffmpeg,
+    server: &LocalIcecast,
+    format: MountFormat,
+    input: Container,
+    mount: &str,
+) -> Command {
+    let mut args = icecream_engine::ffmpeg::args(format, input, &Default::default(), false, false);
+    // The engine's ffmpeg writes to its stdout ("pipe:1"); the floor's goes to the server.
+    args.pop();
+    args.extend([
+        "-content_type".to_string(),
+        format.content_type().to_string(),
+        format!(
+            "icecast://source:{}@127.0.0.1:{}{mount}",
+            server.source_password.expose(),
+            server.port
+        ),
+    ]);
+    let mut cmd = Command::new(&ffmpeg.path);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
