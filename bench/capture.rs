@@ -1,6 +1,6 @@
 //! Capture + encode in the real webview, per path: frames achieved, per-frame copy and encode
 //! time, and the CPU of the webview process and of ffmpeg, while live to a private Icecast.
-//! Run by hand (results to bench/RESULTS.md, with the machine and the date):
+//! Run by hand (each writes its table into bench/RESULTS.md with the machine, date and versions):
 //!
 //!     cargo bench --bench capture
 //!     cargo bench --bench capture -- drift   # 30 minutes live (ICECREAM_DRIFT_SECS), A/V drift
@@ -12,6 +12,7 @@
 mod desktop;
 #[allow(dead_code)]
 mod procstat;
+mod report;
 
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,9 @@ struct Case {
     size: (u32, u32),
 }
 
-async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) {
+/// Goes live for `secs` and returns the case's table row; a long run (drift) also returns a row
+/// every 30 s of how far the sound runs ahead of the pictures.
+async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) -> (String, Vec<String>) {
     let script = r#"
 const [host, port, password, format, width, height, path, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
@@ -94,6 +97,7 @@ const invoke = window.__TAURI__.core.invoke;
     };
     // Every 30 s (once, in a short case): how far the sound's clock has moved from the pictures'.
     let mut first_ahead = None;
+    let mut drift = vec![];
     while t0.elapsed() < Duration::from_secs(secs) {
         let step = Duration::from_secs(secs)
             .saturating_sub(t0.elapsed())
@@ -103,12 +107,13 @@ const invoke = window.__TAURI__.core.invoke;
         if let Some(ahead) = s["audioAhead"].as_f64() {
             let first = *first_ahead.get_or_insert(ahead);
             if secs > SECONDS {
-                println!(
+                drift.push(format!(
                     "| {:>5.0} | {:>7.1} | {:>7.1} |",
                     t0.elapsed().as_secs_f64(),
                     ahead * 1000.0,
                     (ahead - first) * 1000.0
-                );
+                ));
+                println!("{}", drift.last().unwrap());
             }
         }
     }
@@ -129,24 +134,27 @@ const invoke = window.__TAURI__.core.invoke;
             0.0
         }
     };
-    let video = if case.path == "webcodecs" && case.format == "webm-video" {
-        format!(
-            "{}x{} {:5.1} fps  copy {:5.1} ms  encode {:5.1} ms",
-            stats["width"],
-            stats["height"],
-            frames / stats["seconds"].as_f64().unwrap(),
-            per("copyMs"),
-            per("encodeMs")
+    let (fps, copy_encode) = if case.path == "webcodecs" && case.format == "webm-video" {
+        (
+            format!(
+                "{}x{} {:.1} fps",
+                stats["width"],
+                stats["height"],
+                frames / stats["seconds"].as_f64().unwrap()
+            ),
+            format!("{:.1} / {:.1} ms", per("copyMs"), per("encodeMs")),
         )
     } else {
-        "audio only".to_string()
+        ("audio only".to_string(), "—".to_string())
     };
-    println!(
-        "{:<32} {video:<52} webview CPU {:5.1} %  ffmpeg CPU {:5.1} %  app RSS {idle_rss:.0} → {live_rss:.0} MiB",
+    let row = format!(
+        "| {} | {fps} | {copy_encode} | {:.0} % | {:.1} % | {idle_rss:.0} → {live_rss:.0} MiB |",
         case.label,
         100.0 * web / wall,
         100.0 * ff / wall
     );
+    println!("{row}");
+    (row, drift)
 }
 
 #[tokio::main]
@@ -182,12 +190,31 @@ async fn main() {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1800);
-        println!("| s live | sound ahead of pictures, ms | change since the start, ms |\n|---|---|---|");
-        run(&app, &ice, &cases[0], secs).await;
+        let (row, drift) = run(&app, &ice, &cases[0], secs).await;
+        let changes: Vec<f64> = drift
+            .iter()
+            .filter_map(|r| r.trim_end_matches(" |").rsplit("| ").next()?.trim().parse().ok())
+            .collect();
+        let (low, high) = changes
+            .iter()
+            .fold((0.0f64, 0.0f64), |(l, h), c| (l.min(*c), h.max(*c)));
+        let table = format!(
+            "| s live | sound ahead of pictures, ms | change since the start, ms |\n|---|---|---|\n{}\n\n\
+             Over all {} samples the change stays between {low:+.0} and {high:+.0} ms. The same run:\n\n{HEAD}{row}\n",
+            drift.join("\n"),
+            drift.len(),
+        );
+        report::write("capture-drift", true, &table);
     } else {
+        let mut rows = vec![];
         for case in &cases {
-            run(&app, &ice, case, SECONDS).await;
+            rows.push(run(&app, &ice, case, SECONDS).await.0);
         }
+        report::write("capture", true, &format!("{HEAD}{}", rows.join("\n")));
     }
     app.quit().await;
 }
+
+/// The capture table's head.
+const HEAD: &str = "| path → mount | frames | per frame: copy / hand to encoder | webview CPU | ffmpeg CPU \
+                    | app RSS before → live |\n|---|---|---|---|---|---|\n";

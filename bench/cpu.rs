@@ -4,13 +4,15 @@
 //! arguments, straight to `icecast://`) is fed the same chunks on a mount of its own. CPU of the
 //! engine, of its ffmpeg and of the floor's ffmpeg is read from /proc per second of media; RSS of
 //! the engine before going live and at its highest while live, and of each ffmpeg at its highest.
-//! Run by hand:
+//! Run by hand (it writes its table into bench/RESULTS.md, with the date, the machine and the
+//! versions):
 //!
 //!     cargo bench -p icecream-engine --bench cpu
 
 mod floor;
 #[allow(dead_code)]
 mod procstat;
+mod report;
 
 use std::io::Write;
 use std::path::Path;
@@ -178,7 +180,5 @@ async fn main() {
         table.push_str(&line);
         table.push('\n');
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("cpu.md"), table).unwrap();
+    report::write("cpu", false, &table);
 }

@@ -10,12 +10,14 @@
 //! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the
 //! benchmark commands), waits until the camera is open, sends chunks from the page in a loop, and
 //! prints MiB/s and ms per chunk, and how many preview frames a second the page drew meanwhile (a
-//! run "with the preview drawn" fails if it drew under 5). Results go to bench/RESULTS.md by hand,
-//! with the machine and the date.
+//! run "with the preview drawn" fails if it drew under 5). Each writes its table into
+//! bench/RESULTS.md (block ipc, ipc-socket or ipc-socket-sizes; -quiet when quiet), with the date,
+//! the machine and the versions.
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/desktop.rs"]
 mod desktop;
+mod report;
 
 use desktop::{App, Home, Screen};
 
@@ -141,6 +143,20 @@ async fn median_of_3(app: &App, mode: &str, calls: u64, size: usize) -> Rate {
     rates.swap_remove(1)
 }
 
+/// What each mode is, in the table.
+fn describe(mode: &str) -> String {
+    match mode {
+        "socket" => "chunk socket, as the app sends (next chunk without waiting)".into(),
+        "socket1" => "chunk socket, waiting for each answer".into(),
+        "raw" => "`invoke` with the raw body, one at a time".into(),
+        "json" => "`invoke` with a JSON array of numbers".into(),
+        m => format!(
+            "`invoke` with the raw body, {} in flight",
+            m.trim_start_matches("raw x")
+        ),
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let screen = Screen::start();
@@ -174,12 +190,37 @@ async fn main() {
         }
         all
     };
+    let mut table = String::from(
+        "| how the chunk crosses | chunk | chunks | throughput | per chunk | preview drawn meanwhile |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let mut rate_of = std::collections::HashMap::new();
     for (mode, calls, size) in runs {
         let Rate { mib_s, ms, fps } = median_of_3(&app, mode, calls, size).await;
-        println!(
-            "{mode:>7} {:>4} KiB: {mib_s:7.1} MiB/s  {ms:6.3} ms per chunk  ({calls} chunks, preview {fps:4.1} fps)",
-            size / 1024
+        if size == CHUNK {
+            rate_of.insert(mode, mib_s);
+        }
+        let row = format!(
+            "| {} | {} KiB | {calls} | {mib_s:.1} MiB/s = {:.0} MB/s | {ms:.3} ms | {fps:.1} fps |",
+            describe(mode),
+            size / 1024,
+            mib_s * 1.048576
         );
+        println!("{row}");
+        table += &row;
+        table.push('\n');
     }
+    if let (Some(socket), Some(json)) = (rate_of.get("socket"), rate_of.get("json")) {
+        table += &format!("\nChunk socket ÷ JSON array, 64 KiB: {:.0}×.\n", socket / json);
+    }
+    let quiet = std::env::var_os("ICECREAM_IPC_QUIET").is_some();
+    let which = ["socket-sizes", "socket"].into_iter().find(|w| has(w));
+    let name = [
+        "ipc",
+        &which.map_or(String::new(), |w| format!("-{w}")),
+        if quiet { "-quiet" } else { "" },
+    ]
+    .concat();
+    report::write(&name, true, &table);
     app.quit().await;
 }

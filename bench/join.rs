@@ -1,6 +1,7 @@
 //! Listener join → first picture, for listeners joining a live WebM video mount mid-stream, with
 //! the keyframes each capture path gives (Chromium's recorder: every 5 s; the WebCodecs path: every
-//! 0.6 s) and with Icecast's burst-on-connect at several sizes. Run by hand:
+//! 0.6 s) and with Icecast's burst-on-connect at several sizes. Run by hand (it writes its table
+//! into bench/RESULTS.md, with the date, the machine and the versions):
 //!
 //!     cargo bench -p icecream-engine --bench join
 //!
@@ -11,6 +12,7 @@
 //! the same moments on a mount of its own, joined at the same moments.
 
 mod floor;
+mod report;
 // Uses the keyed scan only.
 mod keyed;
 #[allow(dead_code)]
@@ -165,8 +167,5 @@ async fn main() {
         case(&webcodecs, "every 0.6 s (WebCodecs path)", burst, &mut rows).await;
     }
     let table = rows.join("\n") + "\n";
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("join.md"), &table).unwrap();
-    println!("{table}");
+    report::write("join", false, &table);
 }

@@ -1,6 +1,7 @@
 //! Live means live: the latency the engine adds and how fast it goes live, side by side with the
 //! floor that ffmpeg and Icecast alone set (ffmpeg writing the same input straight to `icecast://`
-//! on the same private server, fed the same bytes at the same moments). Run by hand:
+//! on the same private server, fed the same bytes at the same moments). Run by hand (it writes its
+//! table into bench/RESULTS.md, with the date, the machine and the versions):
 //!
 //!     cargo bench -p icecream-engine --bench latency     # 60 s (ICECREAM_LATENCY_SECS)
 //!
@@ -13,6 +14,7 @@
 mod floor;
 #[path = "looped.rs"]
 mod looped;
+mod report;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -194,8 +196,5 @@ async fn main() {
         floor_listed.as_secs_f64(),
         ours_live.as_secs_f64(),
     );
-    println!("{table}");
-    let out = root.join("bench/out");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("latency.md"), table).unwrap();
+    report::write("latency", false, &table);
 }

@@ -2,7 +2,8 @@
 //! private Icecast with one listener; our RSS and open file descriptors (and ffmpeg's RSS) sampled
 //! every 10 s. Beside it, in the same run, the floor (bench/floor.rs: ffmpeg alone, straight to
 //! `icecast://`) gets the same bytes at the same moments, with a listener of its own; its RSS is
-//! sampled too. Run by hand (results to bench/RESULTS.md, with the machine and the date):
+//! sampled too. Run by hand (it writes its table into bench/RESULTS.md, with the date, the machine
+//! and the versions):
 //!
 //!     cargo bench -p icecream-engine --bench soak                        # 30 minutes
 //!     ICECREAM_SOAK_SECS=120 cargo bench -p icecream-engine --bench soak # a shorter look
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod floor;
+mod report;
 // The soak needs only the looping, not the block scanner.
 #[allow(dead_code)]
 #[path = "looped.rs"]
@@ -144,8 +146,5 @@ async fn main() {
             " (the floor's ffmpeg did not end cleanly)"
         },
     );
-    println!("{table}");
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/out");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("soak.md"), table).unwrap();
+    report::write("soak", false, &table);
 }
