@@ -4,7 +4,8 @@
 //!     cargo bench --bench ipc
 //!
 //!     ICECREAM_IPC_QUIET=1 cargo bench --bench ipc   # with the preview not drawing
-//!     cargo bench --bench ipc -- socket               # the app's path only (quick A/B runs)
+//!     cargo bench --bench ipc -- socket               # the app's path only (quick A/B runs;
+//!                                                     # ICECREAM_IPC_CHUNKS=N for longer runs)
 //!     cargo bench --bench ipc -- socket-sizes         # the app's path, 16 KiB to 1 MiB chunks
 //!
 //! It starts the release app under its own Xvfb with ICECREAM_BENCH set (which grants the
@@ -174,7 +175,11 @@ async fn main() {
             .map(|kib| ("socket", (256 * 1024 / kib) as u64, kib * 1024))
             .to_vec()
     } else if has("socket") {
-        vec![("socket", 4000, CHUNK)]
+        // More chunks for a profile that should see nothing but the socket running.
+        let chunks = std::env::var("ICECREAM_IPC_CHUNKS")
+            .ok()
+            .and_then(|n| n.parse().ok());
+        vec![("socket", chunks.unwrap_or(4000), CHUNK)]
     } else {
         let mut all = vec![
             ("socket", 4000, CHUNK),

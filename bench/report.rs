@@ -35,6 +35,15 @@ pub fn write(name: &str, webview: bool, table: &str) {
     );
 }
 
+/// Every `n`th row and the last, for a long run's table (its output has them all).
+#[allow(dead_code)] // only the long runs use it
+pub fn every(rows: &[String], n: usize) -> Vec<&str> {
+    let last = rows.len().saturating_sub(1);
+    (rows.iter().enumerate())
+        .filter_map(|(i, r)| (i % n == 0 || i == last).then_some(r.as_str()))
+        .collect()
+}
+
 /// bench/RESULTS.md, found from whichever package this benchmark belongs to.
 fn results_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -127,11 +127,7 @@ async fn main() {
         tokio::time::sleep(SAMPLE_EVERY).await;
     }
     // Every 5 minutes and the last sample in the table; the output above has them all.
-    let every = (300 / SAMPLE_EVERY.as_secs()) as usize;
-    let last = rows.len() - 1;
-    let shown: Vec<&str> = (rows.iter().enumerate())
-        .filter_map(|(i, r)| (i % every == 0 || i == last).then_some(r.as_str()))
-        .collect();
+    let shown = report::every(&rows, (300 / SAMPLE_EVERY.as_secs()) as usize);
     let summary = session.stop().await.expect("a clean stop");
     let floor_ended = floor.wait().await.is_ok_and(|s| s.success());
     let (heard, floor_heard) = (ours_heard.await.unwrap(), floor_heard.await.unwrap());
