@@ -98,7 +98,10 @@ fn machine_and_versions(webview: bool) -> String {
     let os = field("/etc/os-release", "PRETTY_NAME", '=').unwrap_or_else(|| "unknown OS".into());
     let ffmpeg = first_line("ffmpeg", &["-version"]);
     let ffmpeg = ffmpeg.split(" Copyright").next().unwrap_or(&ffmpeg).to_string();
-    let icecast = first_line("icecast2", &["-v"]);
+    // Debian calls it icecast2, everyone else icecast.
+    let icecast = Some(first_line("icecast2", &["-v"]))
+        .filter(|v| v != "unknown")
+        .unwrap_or_else(|| first_line("icecast", &["-v"]));
     let mut s = format!(
         "{cores}-core {cpu}, {:.0} GiB, {os} · {ffmpeg}, {icecast}",
         mem_kib as f64 / 1048576.0
