@@ -119,7 +119,8 @@ impl MountFormat {
 /// joining now is served. Icecast drops a WebM listener that arrives before the first Cluster, and
 /// Icecast 2.4.4 corrupts an Ogg mount ("refbuf_release next not null", no title ever again) when
 /// a title arrives while it is still reading the codec headers: for Ogg, media starts at the first
-/// page past the headers (granule position not 0).
+/// page past the headers (granule position not 0). The server may read those pages a while after
+/// they were sent, so a title also waits until status-json names the codec (icecast::codec_read).
 #[derive(Debug)]
 pub struct MediaStart {
     format: MountFormat,

@@ -447,6 +447,9 @@ pub async fn set_now_playing(
     title: &str,
 ) -> Result<NowPlaying, IcecastError> {
     let before = current_title(target).await;
+    if matches!(format, MountFormat::OggVorbis) {
+        codec_read(target).await;
+    }
     update_metadata(target, format, title).await?;
     let start = tokio::time::Instant::now();
     let mut resent = start;
@@ -477,6 +480,22 @@ pub async fn set_now_playing(
             title: title.to_string(),
             shown_as: (s != title).then_some(s),
         }),
+    }
+}
+
+/// Waits (up to 3 s) until Icecast has read an Ogg stream's codec header pages. Icecast 2.4.4
+/// corrupts an Ogg mount whose title arrives while it is still reading them (its log says
+/// "refbuf_release next not null" and no title shows again), and it may read them a while after we
+/// sent them when the machine is busy. It names the codec in status-json once it has them all.
+async fn codec_read(target: &Target) {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Ok(doc) = fetch_status(&target.endpoint).await {
+            if mount_status(&doc, &target.mount).is_some_and(|m| m.subtype.is_some()) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -531,6 +550,8 @@ pub struct MountStatus {
     pub genre: Option<String>,
     pub title: Option<String>,
     pub content_type: Option<String>,
+    /// The codec Icecast found in an Ogg stream, once it has read all of its header pages.
+    pub subtype: Option<String>,
 }
 
 /// Reads `/status-json.xsl`. Icecast 2.4.4 has been seen to answer invalid JSON right after a source
@@ -587,6 +608,7 @@ pub fn mount_status(status: &serde_json::Value, mount: &str) -> Option<MountStat
         genre: text("genre"),
         title: text("title"),
         content_type: text("server_type"),
+        subtype: text("subtype"),
     })
 }
 
