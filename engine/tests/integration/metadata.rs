@@ -57,8 +57,12 @@ impl Live {
 }
 
 async fn live_session(ice: &Icecast, mount: &str, format: MountFormat) -> Live {
+    live_with(ice.settings(mount, format)).await
+}
+
+async fn live_with(settings: icecream_engine::Settings) -> Live {
     let chunks = corpus_chunks("webm-opus-audio-250ms");
-    let session = Session::start(ice.settings(mount, format), options()).unwrap();
+    let session = Session::start(settings, options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
     let feeding = feed_in_background(&session, &chunks[pushed..]);
     Live(session, feeding)
@@ -122,6 +126,30 @@ async fn ogg_vorbis_title_reads_back_exactly() {
         .unwrap();
     assert_eq!(shown.shown_as, None);
     assert_eq!(ice.mount("/np.ogg").await.unwrap().title.as_deref(), Some(TITLE));
+    session.stop().await;
+}
+
+/// The server reads the stream's first pages late (a slow network between): the engine is live as
+/// soon as it has sent past the codec headers, but a title that reaches Icecast 2.4.4 while it is
+/// still reading them corrupts the mount, and no title shows again.
+#[tokio::test]
+async fn ogg_vorbis_title_waits_for_a_server_that_reads_the_headers_late() {
+    let mount = "/late.ogg";
+    let ice = Icecast::start_with(IcecastOptions {
+        utf8_mounts: vec![mount.into()],
+        ..Default::default()
+    })
+    .await;
+    let cable = Cable::throttled(ice.port, 3_000).await;
+    let mut settings = ice.settings(mount, MountFormat::OggVorbis);
+    settings.server.port = cable.port as u32;
+    let session = live_with(settings).await;
+    let target = Target::from_settings(&ice.settings(mount, MountFormat::OggVorbis));
+    let shown = icecast::set_now_playing(&target, MountFormat::OggVorbis, TITLE)
+        .await
+        .unwrap();
+    assert_eq!(shown.shown_as, None);
+    assert!(!ice.error_log().contains("refbuf_release"), "{}", ice.error_log());
     session.stop().await;
 }
 
