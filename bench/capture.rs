@@ -47,9 +47,26 @@ struct Case {
     size: (u32, u32),
 }
 
-/// Goes live for `secs` and returns the case's table row; a long run (drift) also returns a row
-/// every 30 s of how far the sound runs ahead of the pictures.
-async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) -> (String, Vec<String>) {
+/// One drift sample: seconds live, how far the sound runs ahead of the pictures, and how much that
+/// has changed since the first sample (ms).
+struct Drift {
+    at: f64,
+    ahead_ms: f64,
+    change_ms: f64,
+}
+
+impl Drift {
+    fn row(&self) -> String {
+        format!(
+            "| {:>5.0} | {:>7.1} | {:>7.1} |",
+            self.at, self.ahead_ms, self.change_ms
+        )
+    }
+}
+
+/// Goes live for `secs` and returns the case's table row; a long run (drift) also returns a
+/// sample every 30 s of how far the sound runs ahead of the pictures.
+async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) -> (String, Vec<Drift>) {
     let script = r#"
 const [host, port, password, format, width, height, path, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
@@ -107,13 +124,13 @@ const invoke = window.__TAURI__.core.invoke;
         if let Some(ahead) = s["audioAhead"].as_f64() {
             let first = *first_ahead.get_or_insert(ahead);
             if secs > SECONDS {
-                drift.push(format!(
-                    "| {:>5.0} | {:>7.1} | {:>7.1} |",
-                    t0.elapsed().as_secs_f64(),
-                    ahead * 1000.0,
-                    (ahead - first) * 1000.0
-                ));
-                println!("{}", drift.last().unwrap());
+                let sample = Drift {
+                    at: t0.elapsed().as_secs_f64(),
+                    ahead_ms: ahead * 1000.0,
+                    change_ms: (ahead - first) * 1000.0,
+                };
+                println!("{}", sample.row());
+                drift.push(sample);
             }
         }
     }
@@ -191,18 +208,15 @@ async fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(1800);
         let (row, drift) = run(&app, &ice, &cases[0], secs).await;
-        let changes: Vec<f64> = drift
-            .iter()
-            .filter_map(|r| r.trim_end_matches(" |").rsplit("| ").next()?.trim().parse().ok())
-            .collect();
-        let (low, high) = changes
-            .iter()
-            .fold((0.0f64, 0.0f64), |(l, h), c| (l.min(*c), h.max(*c)));
+        let (low, high) = (drift.iter()).fold((0.0f64, 0.0f64), |(l, h), d| {
+            (l.min(d.change_ms), h.max(d.change_ms))
+        });
+        let rows: Vec<String> = drift.iter().map(Drift::row).collect();
         let table = format!(
             "| s live | sound ahead of pictures, ms | change since the start, ms |\n|---|---|---|\n{}\n\n\
              Every 5 minutes shown. Over all {} samples the change stays between {low:+.0} and \
              {high:+.0} ms. The same run:\n\n{HEAD}{row}\n",
-            report::every(&drift, 10).join("\n"),
+            report::every(&rows, 10).join("\n"),
             drift.len(),
         );
         report::write("capture-drift", true, &table);

@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use icecream_engine::format::{self, MountFormat};
+use icecream_engine::input::ChunkEntry;
 use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions};
 
 /// The corpus recordings are 20 s long.
@@ -56,8 +57,7 @@ struct Row {
 }
 
 /// Writes a chunk folder into the floor's ffmpeg at the recorder's own moments, then ends its input.
-fn feed(mut floor: Child, folder: &Path) -> std::thread::JoinHandle<Child> {
-    let entries = icecream_engine::input::chunk_folder(folder).unwrap();
+fn feed(mut floor: Child, entries: Vec<ChunkEntry>) -> std::thread::JoinHandle<Child> {
     let mut stdin = floor.stdin.take().unwrap();
     std::thread::spawn(move || {
         let start = Instant::now();
@@ -73,10 +73,9 @@ fn feed(mut floor: Child, folder: &Path) -> std::thread::JoinHandle<Child> {
 
 fn run(server: &LocalIcecast, ffmpeg: &Ffmpeg, row: &Row, corpus: &Path) -> String {
     let folder = corpus.join(row.corpus);
-    let first = icecream_engine::input::chunk_folder(&folder).unwrap()[0]
-        .path
-        .clone();
-    let container = format::sniff(&std::fs::read(first).unwrap()).expect("a recorder's container");
+    let entries = icecream_engine::input::chunk_folder(&folder).unwrap();
+    let first = std::fs::read(&entries[0].path).unwrap();
+    let container = format::sniff(&first).expect("a recorder's container");
     let id = row.format.id();
     let mut ours = Command::new(env!("CARGO_BIN_EXE_icecream"))
         .args([
@@ -98,7 +97,7 @@ fn run(server: &LocalIcecast, ffmpeg: &Ffmpeg, row: &Row, corpus: &Path) -> Stri
         .spawn()
         .unwrap();
     let floor_pid = floor.id();
-    let feeder = feed(floor, &folder);
+    let feeder = feed(floor, entries);
     let pid = ours.id();
     std::thread::sleep(Duration::from_millis(100));
     let idle_rss = procstat::rss_kib(pid).unwrap_or(0);

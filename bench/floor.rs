@@ -37,3 +37,20 @@ pub fn command(
         .stderr(Stdio::null());
     cmd
 }
+
+/// The floor started for a tokio benchmark (killed when dropped), and its input.
+#[allow(dead_code)] // the cpu benchmark feeds its floor from a thread
+pub fn start(
+    ffmpeg: &Ffmpeg,
+    server: &LocalIcecast,
+    format: MountFormat,
+    input: Container,
+    mount: &str,
+) -> (tokio::process::Child, tokio::process::ChildStdin) {
+    let mut floor = tokio::process::Command::from(command(ffmpeg, server, format, input, mount))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg starts");
+    let stdin = floor.stdin.take().unwrap();
+    (floor, stdin)
+}

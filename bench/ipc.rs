@@ -104,8 +104,13 @@ struct Rate {
     fps: f64,
 }
 
+/// Whether the page is to stop drawing while it sends (ICECREAM_IPC_QUIET).
+fn quiet() -> bool {
+    std::env::var_os("ICECREAM_IPC_QUIET").is_some()
+}
+
 async fn run(app: &App, mode: &str, calls: u64, size: usize) -> Rate {
-    let quiet = std::env::var_os("ICECREAM_IPC_QUIET").is_some();
+    let quiet = quiet();
     let args = vec![calls.into(), (size as u64).into(), mode.into(), quiet.into()];
     let out = app
         .client
@@ -218,12 +223,11 @@ async fn main() {
     if let (Some(socket), Some(json)) = (rate_of.get("socket"), rate_of.get("json")) {
         table += &format!("\nChunk socket ÷ JSON array, 64 KiB: {:.0}×.\n", socket / json);
     }
-    let quiet = std::env::var_os("ICECREAM_IPC_QUIET").is_some();
     let which = ["socket-sizes", "socket"].into_iter().find(|w| has(w));
     let name = [
         "ipc",
         &which.map_or(String::new(), |w| format!("-{w}")),
-        if quiet { "-quiet" } else { "" },
+        if quiet() { "-quiet" } else { "" },
     ]
     .concat();
     report::write(&name, true, &table);

@@ -100,18 +100,14 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
     let ffmpeg = Ffmpeg::locate().unwrap();
     let session = Session::start(settings, SessionOptions::new(ffmpeg.clone())).unwrap();
     let sender = session.sender();
-    let floor_cmd = floor::command(
+    // Killed when it drops, at the end of the case.
+    let (_floor, mut floor_in) = floor::start(
         &ffmpeg,
         &server,
         MountFormat::WebmVideo,
         Container::Webm,
         "/floor.webm",
     );
-    let mut floor = tokio::process::Command::from(floor_cmd)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut floor_in = floor.stdin.take().unwrap();
     let chunks = input.timeslices(250, 60_000);
     let started = tokio::time::Instant::now();
     let pace = tokio::spawn(async move {

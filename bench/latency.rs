@@ -103,17 +103,13 @@ async fn main() {
     let sender = session.sender();
     // The floor: ffmpeg alone, with the engine's own arguments but writing to icecast://.
     let floor_started = Instant::now();
-    let mut floor = tokio::process::Command::from(floor::command(
+    let (mut floor, mut floor_in) = floor::start(
         &ffmpeg,
         &server,
         MountFormat::WebmAudio,
         icecream_engine::Container::Webm,
         "/floor.webm",
-    ))
-    .kill_on_drop(true)
-    .spawn()
-    .unwrap();
-    let mut floor_in = floor.stdin.take().unwrap();
+    );
 
     // The same bytes to both at the same moments; each packet's hand-over time by its time.
     let sent: Times = Default::default();

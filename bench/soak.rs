@@ -2,8 +2,8 @@
 //! private Icecast with one listener; our RSS and open file descriptors (and ffmpeg's RSS) sampled
 //! every 10 s (every 5 minutes shown in the table). Beside it, in the same run, the floor
 //! (bench/floor.rs: ffmpeg alone, straight to `icecast://`) gets the same bytes at the same
-//! moments, with a listener of its own; its RSS is sampled too. Run by hand (it writes its table into bench/RESULTS.md, with the date, the machine
-//! and the versions):
+//! moments, with a listener of its own; its RSS is sampled too. Run by hand (it writes its table
+//! into bench/RESULTS.md, with the date, the machine and the versions):
 //!
 //!     cargo bench -p icecream-engine --bench soak                        # 30 minutes
 //!     ICECREAM_SOAK_SECS=120 cargo bench -p icecream-engine --bench soak # a shorter look
@@ -13,6 +13,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod floor;
+#[allow(dead_code)]
+mod procstat;
 mod report;
 // The soak needs only the looping, not the block scanner.
 #[allow(dead_code)]
@@ -26,13 +28,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
-fn proc_status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
+/// Resident memory in MiB, 0 once the process is gone.
+fn rss_mib(pid: u32) -> f64 {
+    procstat::rss_kib(pid).unwrap_or(0) as f64 / 1024.0
 }
 
 fn open_fds() -> usize {
@@ -68,22 +66,17 @@ async fn main() {
     let settings = server.settings(mount, MountFormat::WebmVideo);
     let ffmpeg = Ffmpeg::locate().expect("ffmpeg");
     let floor_mount = "/floor.webm";
-    let floor_cmd = floor::command(
+    let (mut floor, mut floor_in) = floor::start(
         &ffmpeg,
         &server,
         MountFormat::WebmVideo,
         Container::Webm,
         floor_mount,
     );
+    let floor_pid = floor.id().unwrap();
     let session = Session::start(settings, SessionOptions::new(ffmpeg)).unwrap();
     let sender = session.sender();
     let me = std::process::id();
-    let mut floor = tokio::process::Command::from(floor_cmd)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let floor_pid = floor.id().unwrap();
-    let mut floor_in = floor.stdin.take().unwrap();
 
     let pace = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
@@ -112,14 +105,14 @@ async fn main() {
     let started = Instant::now();
     while !pace.is_finished() {
         let s = status.borrow().clone();
-        let ffmpeg_rss = session.ffmpeg_pid().map_or(0, |p| proc_status_kib(p, "VmRSS:"));
+        let ffmpeg_rss = session.ffmpeg_pid().map_or(0.0, rss_mib);
         rows.push(format!(
             "| {:>5} | {:>6.1} | {:>3} | {:>6.1} | {:>6.1} | {:>7.1} | {:?} |",
             started.elapsed().as_secs(),
-            proc_status_kib(me, "VmRSS:") as f64 / 1024.0,
+            rss_mib(me),
             open_fds(),
-            ffmpeg_rss as f64 / 1024.0,
-            proc_status_kib(floor_pid, "VmRSS:") as f64 / 1024.0,
+            ffmpeg_rss,
+            rss_mib(floor_pid),
             s.bytes_sent as f64 / 1e6,
             s.state,
         ));
