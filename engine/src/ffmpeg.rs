@@ -225,11 +225,11 @@ fn explain_failure(tail: &VecDeque<String>, status: std::process::ExitStatus) ->
     }
 }
 
-/// Milliseconds per WebM cluster. A cluster is written only once complete, so this bounds the
-/// latency ffmpeg adds; 1 s measured 0.6 s median on loopback against 2.4 s with 5 s clusters.
-pub const VIDEO_CLUSTER_MS: u32 = 1000;
-pub const AUDIO_CLUSTER_MS: u32 = 500;
-/// Ogg pages of 200 ms keep Ogg latency in line with WebM audio.
+/// Milliseconds per Cluster of ffmpeg's WebM. The engine cuts the mount's Clusters itself (at
+/// keyframes), so these only bound how long ffmpeg holds its output: it writes a Cluster once it
+/// is complete.
+pub const ENCODER_CLUSTER_MS: u32 = 100;
+/// Ogg pages of 200 ms keep Ogg Vorbis latency in line with WebM audio.
 pub const OGG_PAGE_US: u32 = 200_000;
 
 /// ffmpeg's arguments to turn the recorder's `input` into the mount's format on stdout.
@@ -256,15 +256,13 @@ pub fn args(
     a.push(["-probesize", "32", "-analyzeduration", "0", "-i", "pipe:0"]);
     let abr = format!("{}k", enc.audio_bitrate_kbps);
     let opus = ["-c:a", "libopus", "-b:a", &abr, "-ar", "48000"];
-    // Chromium records Opus in WebM; WebKit records AAC in MP4. Opus passes through untouched where
-    // the mount can carry it; anything else is encoded once.
-    let opus_in = input == Container::Webm;
+    // WebM that a WebM or Ogg Opus mount can carry never comes here (the engine writes it
+    // itself), so for those mounts ffmpeg always encodes: WebKit's MP4, or codecs the mount
+    // cannot carry.
     match format {
         MountFormat::WebmVideo => {
             a.push(["-map", "0:v:0?", "-map", "0:a:0?"]);
-            if opus_in {
-                a.push(["-c", "copy"]);
-            } else {
+            {
                 let vbr = format!("{}k", enc.video_bitrate_kbps);
                 let gop = enc.fps.max(1).to_string();
                 a.push([
@@ -281,20 +279,12 @@ pub fn args(
                 ]);
                 a.push(opus);
             }
-            a.webm(VIDEO_CLUSTER_MS);
+            a.webm();
         }
         MountFormat::WebmAudio | MountFormat::OggOpus => {
             a.push(["-map", "0:a:0", "-vn"]);
-            if opus_in {
-                a.push(["-c:a", "copy"]);
-            } else {
-                a.push(opus);
-            }
-            if format == MountFormat::WebmAudio {
-                a.webm(AUDIO_CLUSTER_MS);
-            } else {
-                a.ogg();
-            }
+            a.push(opus);
+            a.webm();
         }
         MountFormat::OggVorbis => {
             a.push(["-map", "0:a:0", "-vn", "-c:a", "libvorbis", "-b:a", &abr]);
@@ -341,14 +331,14 @@ impl Args {
         self.0.extend(items.iter().map(|s| s.to_string()));
     }
 
-    fn webm(&mut self, cluster_ms: u32) {
+    fn webm(&mut self) {
         self.push([
             "-f",
             "webm",
             "-live",
             "1",
             "-cluster_time_limit",
-            &cluster_ms.to_string(),
+            &ENCODER_CLUSTER_MS.to_string(),
         ]);
     }
 
@@ -384,10 +374,15 @@ mod tests {
     }
 
     #[test]
-    fn webm_input_to_webm_mount_is_a_remux() {
+    fn webm_the_mount_cannot_carry_is_encoded_to_webm() {
         let s = joined(MountFormat::WebmVideo, Container::Webm);
-        assert!(s.contains("-c copy"), "{s}");
-        assert!(s.contains("-cluster_time_limit 1000"), "{s}");
+        assert!(s.contains("libvpx") && s.contains("libopus"), "{s}");
+        assert!(
+            s.contains("-f webm") && s.contains("-cluster_time_limit 100 "),
+            "{s}"
+        );
+        let s = joined(MountFormat::OggOpus, Container::Webm);
+        assert!(s.contains("libopus") && s.contains("-f webm"), "{s}");
         assert!(s.ends_with("pipe:1"));
     }
 

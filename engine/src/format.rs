@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::media::ebml::{read_id, read_size, read_uint};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum MountFormat {
@@ -80,6 +82,16 @@ impl MountFormat {
             MountFormat::Mp3 => "mp3",
             MountFormat::Aac => "aac",
         }
+    }
+
+    /// The engine writes this container itself, from the recorder's WebM or from ffmpeg's (WebM
+    /// with keyframe-led Clusters, Ogg Opus with a page per packet), so each piece of output it
+    /// queues is whole blocks or pages: output can be dropped from any piece on.
+    pub fn written_by_engine(self) -> bool {
+        matches!(
+            self,
+            MountFormat::WebmVideo | MountFormat::WebmAudio | MountFormat::OggOpus
+        )
     }
 }
 
@@ -178,8 +190,8 @@ pub fn webm_video_track(header: &[u8]) -> Option<u64> {
     const TRACK_TYPE: u32 = 0x83;
     fn walk(mut b: &[u8]) -> Option<u64> {
         let (mut number, mut kind) = (None, None);
-        while let Some((id, id_len)) = ebml_id(b) {
-            let (size, size_len) = ebml_vint(&b[id_len..])?;
+        while let Some((id, id_len)) = read_id(b) {
+            let (size, size_len) = read_size(&b[id_len..])?;
             let body = &b[id_len + size_len..];
             let body = size.map_or(body, |n| &body[..(n as usize).min(body.len())]);
             match id {
@@ -188,8 +200,8 @@ pub fn webm_video_track(header: &[u8]) -> Option<u64> {
                         return Some(track);
                     }
                 }
-                TRACK_NUMBER => number = Some(ebml_uint(body)),
-                TRACK_TYPE => kind = Some(ebml_uint(body)),
+                TRACK_NUMBER => number = Some(read_uint(body)),
+                TRACK_TYPE => kind = Some(read_uint(body)),
                 _ => {}
             }
             if let (Some(n), Some(1)) = (number, kind) {
@@ -208,15 +220,15 @@ pub fn webm_video_track(header: &[u8]) -> Option<u64> {
 pub fn webm_keyframe_cluster(bytes: &[u8], video_track: u64) -> Option<usize> {
     const SIMPLE_BLOCK: u32 = 0xA3;
     let starts_with_keyframe = |c: &[u8]| -> Option<bool> {
-        let (_, size_len) = ebml_vint(&c[4..])?;
+        let (_, size_len) = read_size(&c[4..])?;
         let mut at = 4 + size_len;
         loop {
-            let (id, id_len) = ebml_id(&c[at..])?;
-            let (size, len) = ebml_vint(&c[at + id_len..])?;
+            let (id, id_len) = read_id(&c[at..])?;
+            let (size, len) = read_size(&c[at + id_len..])?;
             let body = at + id_len + len;
             match (id, size) {
                 (SIMPLE_BLOCK, _) => {
-                    let (track, track_len) = ebml_vint(&c[body..])?;
+                    let (track, track_len) = read_size(&c[body..])?;
                     if track == Some(video_track) {
                         return Some(*c.get(body + track_len + 2)? & 0x80 != 0);
                     }
@@ -243,34 +255,6 @@ pub fn keep_from(bytes: &[u8]) -> usize {
         .windows(4)
         .rposition(|w| w == CLUSTER_ID)
         .map_or(tail, |i| i.min(tail))
-}
-
-/// An EBML element ID (marker bits kept) and its length.
-fn ebml_id(b: &[u8]) -> Option<(u32, usize)> {
-    let len = b.first()?.leading_zeros() as usize + 1;
-    if len > 4 || b.len() < len {
-        return None;
-    }
-    Some((b[..len].iter().fold(0, |v, &x| v << 8 | x as u32), len))
-}
-
-/// An EBML size: None for "unknown" (all ones), which live streams use for Segment and Cluster.
-fn ebml_vint(b: &[u8]) -> Option<(Option<u64>, usize)> {
-    let first = *b.first()?;
-    let len = first.leading_zeros() as usize + 1;
-    if len > 8 || b.len() < len {
-        return None;
-    }
-    let mask = 0xFFu64 >> len;
-    let v = b[1..len]
-        .iter()
-        .fold(first as u64 & mask, |v, &x| v << 8 | x as u64);
-    let unknown = v == (1u64 << (7 * len)) - 1;
-    Some((if unknown { None } else { Some(v) }, len))
-}
-
-fn ebml_uint(b: &[u8]) -> u64 {
-    b.iter().take(8).fold(0, |v, &x| v << 8 | x as u64)
 }
 
 /// Where the stream header (what a reconnect sends again first) ends: WebM before its first

@@ -192,8 +192,13 @@ impl Uplink {
             if !up || made.elapsed() <= MAX_BEHIND || self.new_header.is_some() {
                 return self.forward(data).await;
             }
-            // Finish the Cluster, page or frame under way; drop from the next one on.
-            let Some(cut) = format::resume_point(self.format, data) else {
+            // Drop from here when this is a whole block or page; otherwise finish the Cluster,
+            // page or frame under way and drop from the next one on.
+            let cut = match self.format.written_by_engine() {
+                true => Some(0),
+                false => format::resume_point(self.format, data),
+            };
+            let Some(cut) = cut else {
                 return self.forward(data).await;
             };
             log::warn!("the connection cannot keep up; dropping output to catch up");

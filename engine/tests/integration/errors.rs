@@ -49,13 +49,19 @@ async fn mount_already_in_use() {
     let ice = Icecast::start().await;
     let chunks = corpus_chunks("webm-opus-audio-250ms");
     let first = Session::start(ice.settings("/busy", MountFormat::WebmAudio), options()).unwrap();
-    push_until_live(&first, &chunks).await;
+    let pushed = push_until_live(&first, &chunks).await;
+    let feeding = feed_in_background(&first, &chunks[pushed..]);
+    assert!(
+        ice.wait_mount("/busy", true).await,
+        "the first broadcast is listed"
+    );
     assert_eq!(
         failure(ice.settings("/busy", MountFormat::WebmAudio), chunks.clone()).await,
         "Someone is already streaming to the mount /busy. Stop that stream or choose another mount."
     );
     // The first broadcast is untouched by the refused second one.
     assert!(ice.mount("/busy").await.is_some());
+    feeding.abort();
     first.stop().await.unwrap();
 }
 
@@ -119,7 +125,7 @@ async fn damaged_webm_is_reported_and_the_next_session_works() {
     damaged.extend(std::iter::repeat_n(0xFFu8, 32 * 1024));
     assert_eq!(
         failure(ice.settings("/damaged", MountFormat::WebmAudio), vec![damaged]).await,
-        "The encoder (ffmpeg) failed: the recorder's stream is damaged and could not be read."
+        "The input is not a WebM or MP4 stream, so it cannot be broadcast. Use a camera or microphone recording in WebM or MP4."
     );
     let chunks = corpus_chunks("webm-opus-audio-250ms");
     let next = Session::start(ice.settings("/damaged", MountFormat::WebmAudio), options()).unwrap();

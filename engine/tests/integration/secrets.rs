@@ -11,8 +11,9 @@ use crate::support::*;
 #[tokio::test]
 async fn password_is_not_in_ffmpeg_argv_nor_in_logs() {
     let ice = Icecast::start().await;
-    let chunks = corpus_chunks("webm-vp8-opus-250ms");
-    let session = Session::start(ice.settings("/secret", MountFormat::WebmVideo), options()).unwrap();
+    // MP3 is encoded by ffmpeg (WebM to a WebM mount runs none).
+    let chunks = corpus_chunks("webm-opus-audio-250ms");
+    let session = Session::start(ice.settings("/secret", MountFormat::Mp3), options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
     let pid = session.ffmpeg_pid().expect("ffmpeg runs while live");
     let argv = cmdline(pid);

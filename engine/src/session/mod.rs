@@ -1,27 +1,33 @@
-//! One broadcast: recorder chunks in, ffmpeg in the middle, the Icecast mount out.
+//! One broadcast: recorder chunks in, the mount's stream made from them, the Icecast mount out.
 //!
 //! ```text
-//! push(chunk) ─► recording, then bounded queue ─► ffmpeg stdin   (ffmpeg restarted if it dies)
-//! ffmpeg stdout ─► outbox ─► sender: Uplink (PUT /mount, reconnect, drop when too slow)
+//! push(chunk) ─► recording, then bounded queue ─┬► passthrough: the engine's own WebM / Ogg Opus
+//!                                               └► encoder: ffmpeg (restarted if it dies)
+//!                          ─► outbox ─► sender: Uplink (PUT /mount, reconnect, drop when too slow)
 //! ```
-//! Stop closes the queue; ffmpeg sees the end of its input, encodes what it still holds and exits;
-//! everything it wrote is sent before the connection closes, so a broadcast ends with its last
-//! captured moment.
+//! WebM whose codecs the mount can carry is rewritten block by block by the engine (no ffmpeg);
+//! everything else is transcoded by ffmpeg, whose WebM output is rewritten the same way.
+//! Stop closes the queue; what was captured is written or encoded and sent before the connection
+//! closes, so a broadcast ends with its last captured moment.
+
+mod encoder;
+mod passthrough;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::ffmpeg::{self, Ffmpeg, FfmpegError};
-use crate::format::{self, Container, MountFormat};
+use crate::ffmpeg::{Ffmpeg, FfmpegError};
+use crate::format::{self, Container};
 use crate::icecast::{self, IcecastError, StreamHeaders, Target};
 use crate::link::{Counters, Uplink};
-use crate::outbox::{self, Item, Outbox};
+use crate::media::webm_reader::{Tracks, WebmReader};
+use crate::media::{remux, MediaError, Remux};
+use crate::outbox::{self, Outbox};
 use crate::recording::Recording;
 use crate::settings::{Invalid, Settings};
 use crate::status::{State, Status};
@@ -34,11 +40,8 @@ pub enum SessionError {
     Ffmpeg(#[from] FfmpegError),
     #[error(transparent)]
     Icecast(#[from] IcecastError),
-    #[error(
-        "The input is not a WebM or MP4 stream, so it cannot be broadcast. Use a camera or microphone \
-         recording in WebM or MP4."
-    )]
-    NotMedia,
+    #[error(transparent)]
+    Media(#[from] MediaError),
     #[error("The broadcast has already ended.")]
     Ended,
 }
@@ -90,8 +93,6 @@ impl Summary {
 /// Chunks waiting for ffmpeg. Recorder chunks are ~250 ms, so this is a few seconds of media; when
 /// it is full, `push` waits, which slows the producer instead of growing memory.
 const QUEUE_CHUNKS: usize = 32;
-/// How long ffmpeg may take to finish after its input ends before it is killed.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Hands recorder chunks to a broadcast: each one is written to the local recording first, then
 /// queued for the encoder. Clones may push from other tasks; the recording keeps queue order.
@@ -318,8 +319,25 @@ async fn sniff_input(rx: &mut Input) -> Result<Option<(Container, Vec<u8>)>, Ses
     }
     match format::sniff(&head) {
         Some(c) => Ok(Some((c, head))),
-        None => Err(SessionError::NotMedia),
+        None => Err(MediaError::NotMedia.into()),
     }
+}
+
+/// Reads on until the recorder's WebM header has been read (it comes first, in a few hundred
+/// bytes), keeping every byte in `head`. None: the input ended first, or has no header to read.
+async fn read_tracks(rx: &mut Input, head: &mut Vec<u8>) -> Result<Option<Tracks>, SessionError> {
+    let mut reader = WebmReader::new();
+    let mut events = Vec::new();
+    reader.push(head, &mut events)?;
+    while reader.tracks().is_none() && head.len() < encoder::MAX_INPUT_HEADER {
+        let Some(chunk) = rx.next().await else {
+            break;
+        };
+        events.clear();
+        reader.push(&chunk, &mut events)?;
+        head.extend_from_slice(&chunk);
+    }
+    Ok(reader.tracks().cloned())
 }
 
 async fn run(
@@ -339,15 +357,25 @@ async fn run(
             .map_err(SessionError::from)
     };
     let (conn, input) = tokio::try_join!(connect, sniff_input(&mut rx))?;
-    let Some((container, head)) = input else {
+    let Some((container, mut head)) = input else {
         conn.close().await?;
         return Ok(Summary::default());
     };
     let format = settings.encoding.format;
+    // WebM whose codecs the mount can carry as they are needs no encoder: the engine writes it.
+    let carried = container == Container::Webm
+        && read_tracks(&mut rx, &mut head)
+            .await?
+            .is_some_and(|t| remux::carried(format, &t).is_some());
     log::info!(
-        "live on {} ({}), input is {container:?}",
+        "live on {} ({}), input is {container:?}, {}",
         target.listen_url(),
-        format.label()
+        format.label(),
+        if carried {
+            "written by the engine"
+        } else {
+            "encoded by ffmpeg"
+        }
     );
     let counters = Arc::new(Counters {
         bytes_in: AtomicU64::new(0),
@@ -362,7 +390,6 @@ async fn run(
         target.clone(),
         opts.listener_poll,
     )));
-    let feeder = Arc::new(tokio::sync::Mutex::new(Feeder::new(container, format, rx)));
     let uplink = Uplink::new(
         conn,
         (target.clone(), headers.clone()),
@@ -372,17 +399,31 @@ async fn run(
     );
     let outbox = Arc::new(Outbox::default());
     let sender = tokio::spawn(outbox::send_all(uplink, outbox.clone()));
-    let encoder = Encoder {
-        opts: &opts,
-        format,
-        container,
-        encoding: &settings.encoding,
-        feeder: &feeder,
-        counters: &counters,
-        outbox: &outbox,
-        pid_tx: &pid_tx,
+    let made = if carried {
+        passthrough::run(
+            Remux::new(format),
+            head,
+            &mut rx,
+            &outbox,
+            &counters,
+            opts.realtime_input,
+        )
+        .await
+    } else {
+        let encoder = encoder::Encoder {
+            opts: &opts,
+            format,
+            container,
+            encoding: &settings.encoding,
+            feeder: &Arc::new(tokio::sync::Mutex::new(encoder::Feeder::new(
+                container, format, rx,
+            ))),
+            counters: &counters,
+            outbox: &outbox,
+            pid_tx: &pid_tx,
+        };
+        encoder.run(head).await
     };
-    let encoded = encoder.run(head).await;
     let _ = pid_tx.send(None);
     drop(stats);
     // What the encoder made is delivered and the stream ended cleanly even when the encoder failed,
@@ -390,7 +431,7 @@ async fn run(
     outbox.close();
     let sent = sender.await.expect("the sender does not panic");
     sent?;
-    encoded?;
+    made?;
     Ok(Summary {
         bytes_in: counters.bytes_in.load(Ordering::Relaxed),
         bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
@@ -401,235 +442,6 @@ async fn run(
             .map(Instant::elapsed)
             .unwrap_or_default(),
     })
-}
-
-/// ffmpeg, supervised: started, fed, its output read into the outbox, and started again when it
-/// dies mid-stream.
-struct Encoder<'a> {
-    opts: &'a SessionOptions,
-    format: MountFormat,
-    container: Container,
-    encoding: &'a crate::settings::EncodingSettings,
-    feeder: &'a Arc<tokio::sync::Mutex<Feeder>>,
-    counters: &'a Arc<Counters>,
-    outbox: &'a Outbox,
-    pid_tx: &'a watch::Sender<Option<u32>>,
-}
-
-impl Encoder<'_> {
-    /// Until the input has ended and the encoder has finished with it; or the encoder failed in a
-    /// way a restart cannot mend; or the server was given up on (the sender then has the reason).
-    async fn run(&self, head: Vec<u8>) -> Result<(), SessionError> {
-        let mut first = Some(head);
-        let mut restarts = std::collections::VecDeque::new();
-        loop {
-            let restarted = first.is_none();
-            let args = ffmpeg::args(
-                self.format,
-                self.container,
-                self.encoding,
-                self.opts.realtime_input,
-                restarted,
-            );
-            let mut proc = self.opts.ffmpeg.spawn(&args)?;
-            let _ = self.pid_tx.send(proc.pid());
-            let stdin = proc.stdin.take().expect("stdin is piped");
-            let feed = tokio::spawn(feed(
-                self.feeder.clone(),
-                stdin,
-                first.take(),
-                self.counters.clone(),
-            ));
-            let mut stdout = proc.stdout.take().expect("stdout is piped");
-            if !pump(&mut stdout, self.outbox).await {
-                // The server is gone for good: nothing more can be sent, so don't wait for ffmpeg.
-                feed.abort();
-                proc.kill().await;
-                return Ok(());
-            }
-            // ffmpeg's output has ended: because its input did, or because it died.
-            let Ok(exited) = tokio::time::timeout(DRAIN_TIMEOUT, proc.wait()).await else {
-                feed.abort();
-                proc.kill().await;
-                return Err(FfmpegError::Failed {
-                    detail: "it did not finish within 15 seconds after the input ended.".into(),
-                }
-                .into());
-            };
-            if !feed.is_finished() {
-                feed.abort();
-            }
-            if matches!(feed.await, Ok(Fed::InputEnded)) {
-                return Ok(exited?);
-            }
-            // Died mid-stream. A damaged input, an encoder that never got going or one that keeps
-            // dying cannot be helped by starting it again.
-            let now = Instant::now();
-            restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
-            restarts.push_back(now);
-            let reason = match exited {
-                Err(e)
-                    if e.is_damaged_input()
-                        || restarts.len() > MAX_RESTARTS
-                        || self.counters.live_since.get().is_none() =>
-                {
-                    return Err(e.into())
-                }
-                Err(e) => e.to_string(),
-                Ok(()) => "it stopped before its input ended".into(),
-            };
-            log::warn!("{reason} Restarting the encoder; the broadcast goes on.");
-            self.counters.gaps.fetch_add(1, Ordering::Relaxed);
-            self.outbox.push(Item::EncoderRestarted);
-            self.feeder.lock().await.restart();
-        }
-    }
-}
-
-/// ffmpeg dying this often within the window counts as a failure rather than a hiccup.
-const MAX_RESTARTS: usize = 3;
-const RESTART_WINDOW: Duration = Duration::from_secs(60);
-
-/// ffmpeg's output into the outbox until ffmpeg ends its output (true), or until the sender gives
-/// up on the server (false).
-async fn pump(stdout: &mut tokio::process::ChildStdout, outbox: &Outbox) -> bool {
-    let mut buf = vec![0u8; 64 * 1024];
-    // One wait for the whole pump, not a new one per read.
-    let given_up = outbox.given_up();
-    tokio::pin!(given_up);
-    loop {
-        tokio::select! {
-            read = stdout.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return true,
-                Ok(n) => outbox.push(Item::Output(buf[..n].to_vec(), Instant::now())),
-            },
-            _ = &mut given_up => return false,
-        }
-    }
-}
-
-/// The recorder's side of the encoder: its chunks, and what a restarted encoder needs to pick up
-/// the stream (the recorder's header, then input from the next Cluster or fragment on).
-struct Feeder {
-    input: Input,
-    container: Container,
-    /// MP4 from WebKit goes through the fragment repair on the way.
-    repair: Option<crate::fmp4::Fmp4Repair>,
-    header: Vec<u8>,
-    header_done: bool,
-    /// After a restart: input held back until the next point a decoder can start from; for a
-    /// video mount, a Cluster with a keyframe, so that the new encoder's output starts whole.
-    skipping: Option<Vec<u8>>,
-    format: MountFormat,
-    video_track: Option<u64>,
-}
-
-/// A recorder header larger than this is not cached (no real one comes near it).
-const MAX_INPUT_HEADER: usize = 1 << 20;
-
-impl Feeder {
-    fn new(container: Container, format: MountFormat, input: Input) -> Self {
-        Feeder {
-            format,
-            video_track: None,
-            input,
-            container,
-            repair: (container == Container::Mp4).then(crate::fmp4::Fmp4Repair::new),
-            header: Vec::new(),
-            header_done: false,
-            skipping: None,
-        }
-    }
-
-    fn restart(&mut self) {
-        self.skipping = Some(Vec::new());
-    }
-
-    /// The bytes of one chunk that go to the encoder now.
-    fn prepare(&mut self, chunk: Vec<u8>) -> Vec<u8> {
-        let bytes = match &mut self.repair {
-            Some(r) => r.push(&chunk),
-            None => chunk,
-        };
-        if !self.header_done {
-            self.header.extend_from_slice(&bytes);
-            if let Some(end) = format::input_sync_point(self.container, &self.header) {
-                self.header.truncate(end);
-                self.header_done = true;
-                if self.format == MountFormat::WebmVideo && self.container == Container::Webm {
-                    self.video_track = format::webm_video_track(&self.header);
-                }
-            } else if self.header.len() > MAX_INPUT_HEADER {
-                self.header_done = true;
-            }
-        }
-        let Some(carry) = &mut self.skipping else {
-            return bytes;
-        };
-        carry.extend_from_slice(&bytes);
-        let found = match self.video_track {
-            Some(track) => format::webm_keyframe_cluster(carry, track),
-            None => format::input_sync_point(self.container, carry),
-        };
-        match found {
-            Some(at) => {
-                let from_sync = carry.split_off(at);
-                self.skipping = None;
-                from_sync
-            }
-            None => {
-                carry.drain(..format::keep_from(carry));
-                Vec::new()
-            }
-        }
-    }
-}
-
-enum Fed {
-    InputEnded,
-    EncoderGone,
-}
-
-/// Recorder chunks into ffmpeg until the input ends; closing stdin tells ffmpeg to finish. A
-/// restarted encoder (no `first` chunk) gets the recorder's header first.
-async fn feed(
-    feeder: Arc<tokio::sync::Mutex<Feeder>>,
-    mut stdin: tokio::process::ChildStdin,
-    mut first: Option<Vec<u8>>,
-    counters: Arc<Counters>,
-) -> Fed {
-    let mut f = feeder.lock().await;
-    if first.is_none() && stdin.write_all(&f.header).await.is_err() {
-        return Fed::EncoderGone;
-    }
-    loop {
-        let chunk = match first.take() {
-            Some(h) => h,
-            None => match f.input.next().await {
-                Some(c) => c,
-                None => break,
-            },
-        };
-        counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        let bytes = f.prepare(chunk);
-        // A write error means ffmpeg has gone; its exit status says why.
-        if stdin.write_all(&bytes).await.is_err() {
-            return Fed::EncoderGone;
-        }
-    }
-    if let Some(r) = &mut f.repair {
-        if r.dropped > 0 {
-            log::info!(
-                "dropped {} repeated MP4 fragment header(s) from the recorder",
-                r.dropped
-            );
-        }
-        if stdin.write_all(&r.finish()).await.is_err() {
-            return Fed::EncoderGone;
-        }
-    }
-    let _ = stdin.shutdown().await;
-    Fed::InputEnded
 }
 
 async fn report_stats(

@@ -1,0 +1,150 @@
+//! Writes the mount's live WebM: the header once, then Clusters that each begin with a video
+//! keyframe (sound only: one about every half second), every block written the moment it comes.
+//!
+//! Browsers that join a live WebM mid-stream start at a Cluster that Icecast picks; if its first
+//! video frame is not a keyframe, Chromium fails for good. Clusters have unknown sizes, as
+//! Chromium's own recorder writes them, so no block waits for its Cluster to be complete.
+
+use super::ebml;
+use super::webm_reader::{
+    Block, Track, Tracks, CLUSTER, INFO, SEGMENT, TIMECODE, TIMECODE_SCALE, TRACKS, TRACK_ENTRY,
+};
+
+/// How long a Cluster of a sound-only stream runs.
+const AUDIO_CLUSTER_MS: i64 = 500;
+
+#[derive(Debug)]
+pub struct WebmWriter {
+    /// The tracks written, by number.
+    keep: Vec<u64>,
+    video: Option<u64>,
+    /// In the stream's timestamp units.
+    audio_cluster: i64,
+    /// A new stream that takes over leaves a gap of about one frame, not a jump back in time.
+    frame_gap: i64,
+    cluster: Option<i64>,
+    /// Video frames are dropped until a keyframe: at the start, and after the input restarted.
+    want_keyframe: bool,
+    /// The last time written per kept track (the same order as `keep`).
+    last: Vec<Option<i64>>,
+    /// Added to the input's times: set when the input restarted its clock.
+    offset: i64,
+    rebase: bool,
+    latest: i64,
+}
+
+impl WebmWriter {
+    /// A writer for the given tracks of the input; returns it with the mount's stream header.
+    pub fn new(tracks: &Tracks, keep: &[&Track]) -> (WebmWriter, Vec<u8>) {
+        let units_per_ms = (1_000_000 / tracks.scale.max(1)).max(1) as i64;
+        let video = keep.iter().find(|t| t.is_video()).map(|t| t.number);
+        let writer = WebmWriter {
+            keep: keep.iter().map(|t| t.number).collect(),
+            video,
+            audio_cluster: AUDIO_CLUSTER_MS * units_per_ms,
+            frame_gap: 20 * units_per_ms,
+            cluster: None,
+            want_keyframe: video.is_some(),
+            last: vec![None; keep.len()],
+            offset: 0,
+            rebase: false,
+            latest: 0,
+        };
+        (writer, header(tracks.scale, keep))
+    }
+
+    /// The input started a new stream with the same tracks: its clock may start again from zero,
+    /// and its video must start at a keyframe.
+    pub fn input_restarted(&mut self) {
+        self.rebase = true;
+        self.want_keyframe = self.video.is_some();
+    }
+
+    /// Writes one block (if its track is kept) and says its time, in the stream's units.
+    pub fn write(&mut self, block: &Block, out: &mut Vec<u8>) -> Option<i64> {
+        let slot = self.keep.iter().position(|&n| n == block.track)?;
+        let is_video = Some(block.track) == self.video;
+        if is_video && self.want_keyframe {
+            if !block.keyframe {
+                return None;
+            }
+            self.want_keyframe = false;
+        }
+        let mut time = block.time + self.offset;
+        if self.rebase {
+            self.rebase = false;
+            if time <= self.latest {
+                self.offset += self.latest + self.frame_gap - time;
+                time = self.latest + self.frame_gap;
+            }
+        }
+        if time < 0 {
+            self.offset -= time;
+            time = 0;
+        }
+        // Each track's clock only moves forward.
+        if let Some(last) = self.last[slot] {
+            time = time.max(last);
+        }
+        self.last[slot] = Some(time);
+        self.latest = self.latest.max(time);
+        let starts_cluster = match self.cluster {
+            None => true,
+            Some(_) if is_video && block.keyframe => true,
+            // Before the first picture, and in sound-only streams, Clusters are cut by time.
+            Some(c) if !is_video && (self.video.is_none() || self.latest_keyframe_unseen()) => {
+                time - c >= self.audio_cluster
+            }
+            Some(c) => i16::try_from(time - c).is_err(),
+        };
+        // A relative time must fit in 16 bits either way (audio just before a keyframe is
+        // written with a small negative one).
+        let cluster = match self.cluster {
+            Some(c) if !starts_cluster && i16::try_from(time - c).is_ok() => c,
+            _ => {
+                ebml::write_id(out, CLUSTER);
+                out.extend_from_slice(&ebml::UNKNOWN_SIZE);
+                ebml::write_uint(out, TIMECODE, time as u64);
+                self.cluster = Some(time);
+                time
+            }
+        };
+        let body = block.body_relative_to((time - cluster) as i16);
+        ebml::write_element(out, block.element_id(), &body);
+        Some(time)
+    }
+
+    /// True until the first video keyframe has been written.
+    fn latest_keyframe_unseen(&self) -> bool {
+        self.video
+            .and_then(|v| self.keep.iter().position(|&n| n == v))
+            .is_some_and(|slot| self.last[slot].is_none())
+    }
+}
+
+/// EBML header, Segment of unknown size, Info and the kept tracks' entries as they came.
+fn header(scale: u64, keep: &[&Track]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ebml_body = Vec::new();
+    ebml::write_uint(&mut ebml_body, 0x4286, 1); // EBMLVersion
+    ebml::write_uint(&mut ebml_body, 0x42F7, 1); // EBMLReadVersion
+    ebml::write_uint(&mut ebml_body, 0x42F2, 4); // EBMLMaxIDLength
+    ebml::write_uint(&mut ebml_body, 0x42F3, 8); // EBMLMaxSizeLength
+    ebml::write_element(&mut ebml_body, 0x4282, b"webm"); // DocType
+    ebml::write_uint(&mut ebml_body, 0x4287, 4); // DocTypeVersion
+    ebml::write_uint(&mut ebml_body, 0x4285, 2); // DocTypeReadVersion
+    ebml::write_element(&mut out, super::webm_reader::EBML_HEADER, &ebml_body);
+    ebml::write_id(&mut out, SEGMENT);
+    out.extend_from_slice(&ebml::UNKNOWN_SIZE);
+    let mut info = Vec::new();
+    ebml::write_uint(&mut info, TIMECODE_SCALE, scale);
+    ebml::write_element(&mut info, 0x4D80, crate::USER_AGENT.as_bytes()); // MuxingApp
+    ebml::write_element(&mut info, 0x5741, crate::USER_AGENT.as_bytes()); // WritingApp
+    ebml::write_element(&mut out, INFO, &info);
+    let mut tracks = Vec::new();
+    for t in keep {
+        ebml::write_element(&mut tracks, TRACK_ENTRY, &t.entry);
+    }
+    ebml::write_element(&mut out, TRACKS, &tracks);
+    out
+}

@@ -1,0 +1,54 @@
+//! The mounts the engine writes itself: the recorder's WebM read block by block and each block
+//! sent the moment it is complete, as WebM with keyframe-led Clusters or as Ogg Opus pages. No
+//! ffmpeg runs, so nothing waits for an encoder's Cluster or page to fill.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{Input, SessionError};
+use crate::link::Counters;
+use crate::media::Remux;
+use crate::outbox::{Item, Outbox};
+
+/// Until the input has ended and all of it is in the outbox, or the sender has given up on the
+/// server (it then has the reason).
+pub(super) async fn run(
+    mut remux: Remux,
+    head: Vec<u8>,
+    input: &mut Input,
+    outbox: &Outbox,
+    counters: &Counters,
+    realtime: bool,
+) -> Result<(), SessionError> {
+    let given_up = outbox.given_up();
+    tokio::pin!(given_up);
+    // A finished file played live goes out at the media's own pace (recorder chunks already
+    // arrive at it): block times against the clock since the first block.
+    let mut clock: Option<(tokio::time::Instant, i64)> = None;
+    let mut next = Some(head);
+    loop {
+        let chunk = match next.take() {
+            Some(c) => c,
+            None => tokio::select! {
+                c = input.next() => match c {
+                    Some(c) => c,
+                    None => break,
+                },
+                _ = &mut given_up => return Ok(()),
+            },
+        };
+        counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        for piece in remux.push(&chunk)? {
+            if let (true, Some(t)) = (realtime, piece.time_ms) {
+                let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
+                let due = start + std::time::Duration::from_millis((t - t0).max(0) as u64);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = &mut given_up => return Ok(()),
+                }
+            }
+            outbox.push(Item::Output(piece.bytes, Instant::now()));
+        }
+    }
+    Ok(remux.finish()?)
+}
