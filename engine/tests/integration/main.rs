@@ -1,6 +1,8 @@
-//! Integration tests: the engine against a real Icecast (Debian icecast2) and a real ffmpeg, fed
-//! with the real recorder output in shared/corpus.
+//! Integration tests: the engine against a real Icecast (Debian icecast2), a real ffmpeg and a real
+//! browser (Debian chromium) as listener, fed with the real recorder output in shared/corpus.
 
+mod browser;
+mod chromium;
 mod cli;
 mod encoder;
 mod errors;

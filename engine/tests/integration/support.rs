@@ -164,10 +164,13 @@ pub fn corpus_chunks(name: &str) -> Vec<Vec<u8>> {
 /// (Chromium's recorder puts one every 5 s, and a video listener can only start at one), cut
 /// into 16 KiB chunks: about 250 ms of it each. Made once per test run.
 pub fn keyed_video_chunks() -> Vec<Vec<u8>> {
+    keyed_video().chunks(16 * 1024).map(<[u8]>::to_vec).collect()
+}
+
+/// The video corpus with a keyframe every 0.6 s, whole.
+pub fn keyed_video() -> &'static [u8] {
     static KEYED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let bytes =
-        KEYED.get_or_init(|| keyed::with_app_keyframes(&corpus_chunks("webm-vp8-opus-250ms").concat()));
-    bytes.chunks(16 * 1024).map(<[u8]>::to_vec).collect()
+    KEYED.get_or_init(|| keyed::with_app_keyframes(&corpus_chunks("webm-vp8-opus-250ms").concat()))
 }
 
 pub fn ffmpeg() -> Ffmpeg {
@@ -343,6 +346,31 @@ pub fn cmdline(pid: u32) -> String {
 
 #[path = "../../../bench/keyed.rs"]
 mod keyed;
+// Uses the looping only.
+#[allow(dead_code)]
+#[path = "../../../bench/looped.rs"]
+mod looped;
+
+/// A WebM recording played as long as a test needs (looped behind its one header, its clock
+/// going on), as a recorder hands it over: (when, chunk) every 250 ms, up to `until_ms`.
+pub fn looped_chunks(webm: &[u8], until_ms: u64) -> Vec<(u64, Vec<u8>)> {
+    looped::Looped::from_bytes(webm).timeslices(250, until_ms)
+}
+
+/// Pushes each chunk at its time (ms from now), as a live recorder does, until they run out or
+/// the session stops taking them.
+pub fn feed_on_time(session: &Session, chunks: Vec<(u64, Vec<u8>)>) -> tokio::task::JoinHandle<()> {
+    let feeder = session.sender();
+    let start = tokio::time::Instant::now();
+    tokio::spawn(async move {
+        for (due, c) in chunks {
+            tokio::time::sleep_until(start + Duration::from_millis(due)).await;
+            if feeder.send(c).await.is_err() {
+                break;
+            }
+        }
+    })
+}
 #[path = "../../../bench/procstat.rs"]
 mod procstat;
 pub use procstat::children;

@@ -1,0 +1,123 @@
+//! A real browser as the listener: Chromium joins a live mount the engine feeds at 8 moments
+//! spread over 8 s, as people open a shared link at any time, and each join must play: reach
+//! `playing`, its clock moving on by 2 s, no media error. Chromium is what most listeners use,
+//! and it gives up for good on a WebM Cluster that begins with a delta frame.
+
+use std::time::Duration;
+
+use icecream_engine::{MountFormat, Session, State};
+use tokio::time::Instant;
+
+use crate::chromium::{self, Chromium, Join};
+use crate::support::*;
+
+const JOINS: usize = 8;
+
+/// Broadcasts `webm` (looped to 40 s, in 250 ms chunks) to a `format` mount and has Chromium
+/// join it `JOINS` times with `element`; `first_picture_within` is the longest a join may wait for
+/// its first keyframe. Returns every join, each checked.
+async fn browsers_join_mid_stream(
+    format: MountFormat,
+    webm: &[u8],
+    element: &str,
+    first_picture_within: Duration,
+) -> Vec<Join> {
+    let _one = chromium::ONE_AT_A_TIME.lock().await;
+    let ice = Icecast::start().await;
+    let mount = format!("/browser.{}", format.extension());
+    let session = Session::start(ice.settings(&mount, format), options()).unwrap();
+    let feeding = feed_on_time(&session, looped_chunks(webm, 40_000));
+    let mut rx = session.status();
+    tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|s| s.state == State::Live))
+        .await
+        .expect("the broadcast goes live")
+        .unwrap();
+    // The server's own status page: a web origin for the page the joins are made from.
+    let browser = Chromium::start(&format!("http://127.0.0.1:{}/", ice.port)).await;
+    let start = Instant::now();
+    for i in 0..JOINS {
+        tokio::time::sleep_until(start + Duration::from_millis(i as u64 * 8000 / (JOINS as u64 - 1))).await;
+        // Two host names for the one server: a browser opens at most six connections per host,
+        // and joins still waiting for a keyframe keep theirs.
+        let host = ["127.0.0.1", "localhost"][i % 2];
+        let url = format!("http://{host}:{}{mount}", ice.port);
+        browser.join(i, &url, element, 2.0).await;
+    }
+    // The last join's first picture, 2 s of playing, and room for a loaded machine.
+    let deadline = Instant::now() + first_picture_within + Duration::from_secs(12);
+    loop {
+        let joins = browser.joins().await;
+        if joins.len() == JOINS && joins.iter().all(|j| j.done) {
+            break;
+        }
+        if Instant::now() > deadline {
+            browser.give_up().await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let joins = browser.joins().await;
+    assert!(
+        !session.is_finished(),
+        "the broadcast went on through the joins: {:?}",
+        session.status().borrow().state
+    );
+    feeding.abort();
+    session.stop().await.expect("a clean stop");
+    let waits: Vec<f64> = joins.iter().filter_map(|j| j.playing).collect();
+    eprintln!(
+        "{} {element}: join → playing mean {:.2} s, max {:.2} s; {joins:?}",
+        format.id(),
+        waits.iter().sum::<f64>() / waits.len().max(1) as f64,
+        waits.iter().cloned().fold(0.0, f64::max)
+    );
+    let failed: Vec<&Join> = joins
+        .iter()
+        .filter(|j| j.error.is_some() || j.playing.is_none() || j.advanced < 2.0)
+        .collect();
+    assert!(
+        failed.is_empty() && joins.len() == JOINS,
+        "every join must play (playing, 2 s on its clock, no error); these did not: {failed:#?}"
+    );
+    joins
+}
+
+#[tokio::test]
+async fn chromium_joins_webm_video_with_app_keyframes_at_any_moment() {
+    let joins = browsers_join_mid_stream(
+        MountFormat::WebmVideo,
+        keyed_video(),
+        "video",
+        Duration::from_millis(600),
+    )
+    .await;
+    assert!(
+        joins.iter().all(|j| j.frames.unwrap_or(0) > 0),
+        "every join decoded pictures: {joins:#?}"
+    );
+}
+
+// Chromium's own recorder puts a keyframe only every 5 s: a join waits for the next one, and
+// then plays.
+#[tokio::test]
+async fn chromium_joins_webm_video_from_the_recorder_at_any_moment() {
+    let corpus = corpus_chunks("webm-vp8-opus-250ms").concat();
+    let joins =
+        browsers_join_mid_stream(MountFormat::WebmVideo, &corpus, "video", Duration::from_secs(5)).await;
+    assert!(
+        joins.iter().all(|j| j.frames.unwrap_or(0) > 0),
+        "every join decoded pictures: {joins:#?}"
+    );
+}
+
+#[tokio::test]
+async fn chromium_joins_webm_audio_at_any_moment() {
+    let corpus = corpus_chunks("webm-opus-audio-250ms").concat();
+    browsers_join_mid_stream(MountFormat::WebmAudio, &corpus, "audio", Duration::ZERO).await;
+}
+
+#[tokio::test]
+async fn chromium_joins_ogg_opus_at_any_moment() {
+    let corpus = corpus_chunks("webm-opus-audio-250ms").concat();
+    browsers_join_mid_stream(MountFormat::OggOpus, &corpus, "audio", Duration::ZERO).await;
+}
