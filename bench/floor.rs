@@ -18,7 +18,10 @@ pub fn command(
     input: Container,
     mount: &str,
 ) -> Command {
-    let mut args = icecream_engine::ffmpeg::args(format, input, &Default::default(), false, false);
+    let mut args = match (format.written_by_engine(), input) {
+        (true, Container::Webm) => relay_copy(format),
+        _ => icecream_engine::ffmpeg::args(format, input, &Default::default(), false, false),
+    };
     // The engine's ffmpeg writes to its stdout ("pipe:1"); the floor's goes to the server.
     args.pop();
     args.extend([
@@ -36,6 +39,67 @@ pub fn command(
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd
+}
+
+/// For WebM input to a WebM or Ogg Opus mount the engine runs no ffmpeg; the floor is what the
+/// old relay ran: ffmpeg copying the recorder's codecs into the mount's container, with the
+/// Cluster (1 s video, 0.5 s sound) and page (200 ms) lengths the engine gave ffmpeg before.
+fn relay_copy(format: MountFormat) -> Vec<String> {
+    let mut a: Vec<&str> = vec![
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-probesize",
+        "32",
+        "-analyzeduration",
+        "0",
+        "-i",
+        "pipe:0",
+    ];
+    a.extend(match format {
+        MountFormat::WebmVideo => [
+            "-map",
+            "0:v:0?",
+            "-map",
+            "0:a:0?",
+            "-c",
+            "copy",
+            "-f",
+            "webm",
+            "-live",
+            "1",
+            "-cluster_time_limit",
+            "1000",
+        ]
+        .as_slice(),
+        MountFormat::WebmAudio => &[
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-c:a",
+            "copy",
+            "-f",
+            "webm",
+            "-live",
+            "1",
+            "-cluster_time_limit",
+            "500",
+        ],
+        _ => &[
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-c:a",
+            "copy",
+            "-f",
+            "ogg",
+            "-page_duration",
+            "200000",
+        ],
+    });
+    a.extend(["-flush_packets", "1", "pipe:1"]);
+    a.into_iter().map(String::from).collect()
 }
 
 /// The floor started for a tokio benchmark (killed when dropped), and its input.

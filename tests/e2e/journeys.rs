@@ -424,6 +424,32 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
     );
     tokio::time::sleep(Duration::from_secs(6)).await;
     screen.screenshot(&artifacts().join("live-video-window.png"));
+    // Watch plays the mount as listeners get it: pictures decoded, its clock moving, no error.
+    app.click("#watch-toggle").await;
+    let watched = || async {
+        let w = app
+            .client
+            .execute(
+                "const p = document.getElementById('watch-player'); \
+                 return p ? [p.currentTime, p.webkitDecodedFrameCount || 0, p.error ? p.error.code : 0] : [0, 0, 0]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let n = |i: usize| w[i].as_f64().unwrap_or(0.0);
+        assert_eq!(n(2), 0.0, "the Watch player reported a media error");
+        (n(0), n(1))
+    };
+    app.wait_for(
+        || async {
+            let (clock, frames) = watched().await;
+            clock > 1.0 && frames > 0.0
+        },
+        "the Watch player to play the live WebM video",
+    )
+    .await;
+    screen.screenshot(&artifacts().join("watching-video.png"));
+    app.click("#watch-toggle").await;
     // Kept with the screenshots: what a listener got is the first thing to look at if this fails.
     let file: PathBuf = artifacts().join("watched.webm");
     let body = listener.heard(&app, &file).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use icecream_engine::{MountFormat, Session, State};
 use tokio::time::Instant;
 
-use crate::chromium::{self, Chromium, Join};
+use crate::chromium::{self, Chromium, Join, Start};
 use crate::support::*;
 
 const JOINS: usize = 8;
@@ -41,7 +41,7 @@ async fn browsers_join_mid_stream(
         // and joins still waiting for a keyframe keep theirs.
         let host = ["127.0.0.1", "localhost"][i % 2];
         let url = format!("http://{host}:{}{mount}", ice.port);
-        browser.join(i, &url, element, 2.0).await;
+        browser.join(i, &url, element, 2.0, Start::Autoplay).await;
     }
     // The last join's first picture, 2 s of playing, and room for a loaded machine.
     let deadline = Instant::now() + first_picture_within + Duration::from_secs(12);

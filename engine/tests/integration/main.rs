@@ -2,6 +2,7 @@
 //! browser (Debian chromium) as listener, fed with the real recorder output in shared/corpus.
 
 mod browser;
+#[path = "../../../bench/chromium.rs"]
 mod chromium;
 mod cli;
 mod encoder;

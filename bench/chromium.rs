@@ -1,6 +1,6 @@
 //! Debian's Chromium, headless, as a listener: started through chromedriver on a free port, with a
 //! fresh profile, and asked to join a mount with a `<video>` or `<audio>` element, as the share
-//! panel's embed code does.
+//! panel's embed code does. Shared by the browser-listener tests and the browser join benchmark.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -88,9 +88,9 @@ impl Chromium {
     /// page records when it reaches `playing`, how far its clock then moves, and any media error;
     /// once the clock has moved `advance_secs` (or on an error) the element is removed, so the
     /// browser's six connections per host are not used up by finished joins.
-    pub async fn join(&self, i: usize, url: &str, element: &str, advance_secs: f64) {
+    pub async fn join(&self, i: usize, url: &str, element: &str, advance_secs: f64, start: Start) {
         const JOIN: &str = r#"
-            const [i, url, tag, want] = arguments;
+            const [i, url, tag, want, press] = arguments;
             window.joins = window.joins || [];
             const el = document.createElement(tag);
             const r = { i, url, playing: null, start: null, advanced: 0, error: null, done: false };
@@ -105,7 +105,8 @@ impl Chromium {
                 el.remove();
             };
             el.muted = true;
-            el.autoplay = true;
+            if (press) el.addEventListener('canplay', () => el.play().catch(() => {}), { once: true });
+            else el.autoplay = true;
             el.addEventListener('playing', () => {
                 if (r.playing === null) { r.playing = (performance.now() - t0) / 1000; r.start = el.currentTime; }
             });
@@ -160,6 +161,17 @@ impl Drop for Chromium {
         unsafe { libc::kill(-(self.driver.id() as libc::pid_t), libc::SIGKILL) };
         let _ = self.driver.wait();
     }
+}
+
+/// How a join starts playing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(dead_code)] // the tests use autoplay only
+pub enum Start {
+    /// `autoplay`, as the share panel's embed code has it: Chromium starts once it has loaded
+    /// what it considers enough.
+    Autoplay,
+    /// `play()` as soon as the element can play, as a listener pressing Play does.
+    PlayWhenReady,
 }
 
 /// One listener's join, as the page saw it.
