@@ -5,13 +5,16 @@
 //!
 //!     cargo bench -p icecream-engine --bench latency     # 60 s (ICECREAM_LATENCY_SECS)
 //!
-//! Input: the WebM Opus recorder recording, looped, handed over as a recorder with a 250 ms
-//! timeslice does (each chunk when its slice of time has been captured). For every audio packet a
-//! listener on each mount receives, latency = when it arrived − when the chunk holding it was handed
-//! over. The floor's ffmpeg gets the same arguments as the engine's (0.5 s clusters, minimal
-//! probing; bench/floor.rs), so the difference is what the engine's own path costs.
+//! Input: the WebM Opus recorder recording to a WebM audio mount, and the VP8+Opus one with the
+//! WebCodecs path's keyframes (every 0.6 s) to a WebM video mount, each looped and handed over as a
+//! recorder with a 250 ms timeslice does (each chunk when its slice of time has been captured).
+//! For every audio packet and video frame a listener on each mount receives, latency = when it
+//! arrived − when the chunk holding it was handed over. The engine writes these mounts itself; the
+//! floor is ffmpeg copying them to `icecast://` as the old relay did (bench/floor.rs).
 
 mod floor;
+// Uses the keyed scan only.
+mod keyed;
 #[path = "looped.rs"]
 mod looped;
 mod report;
@@ -26,13 +29,14 @@ use icecream_engine::{icecast, net, Ffmpeg, LocalIcecast, LocalOptions, Session,
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-type Times = Arc<Mutex<HashMap<u64, Instant>>>;
+/// When each block (by track and time, ms) was handed over or arrived.
+type Times = Arc<Mutex<HashMap<(u64, u64), Instant>>>;
 
 /// What the recorders in shared/corpus were asked for, and what the app's recorder path uses.
 const TIMESLICE_MS: u64 = 250;
 
-/// Reads the mount until it ends, noting when each audio packet (by its time) arrived.
-async fn listen(ep: net::Endpoint, mount: &str, arrived: Times) {
+/// Reads the mount until it ends, noting when each block (by track and time) arrived.
+async fn listen(ep: net::Endpoint, mount: String, arrived: Times) {
     let mut conn = net::connect(&ep).await.unwrap();
     let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", ep.authority());
     conn.write_all(req.as_bytes()).await.unwrap();
@@ -43,8 +47,8 @@ async fn listen(ep: net::Endpoint, mount: &str, arrived: Times) {
     while let Ok(n @ 1..) = conn.read(&mut buf).await {
         let now = Instant::now();
         let mut a = arrived.lock().unwrap();
-        for (_, ms) in scan.feed(&buf[..n]) {
-            a.entry(ms).or_insert(now);
+        for block in scan.feed(&buf[..n]) {
+            a.entry(block).or_insert(now);
         }
     }
 }
@@ -66,11 +70,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Latencies of the packets handed over after `from` (a joining listener first gets a burst of
 /// older packets, which says nothing about latency).
-fn latencies(sent: &HashMap<u64, Instant>, arrived: &HashMap<u64, Instant>, from: Instant) -> Vec<f64> {
+fn latencies(
+    sent: &HashMap<(u64, u64), Instant>,
+    arrived: &HashMap<(u64, u64), Instant>,
+    track: u64,
+    from: Instant,
+) -> Vec<f64> {
     let mut v: Vec<f64> = arrived
         .iter()
-        .filter_map(|(ms, at)| {
-            let handed = *sent.get(ms)?;
+        .filter(|((t, _), _)| *t == track)
+        .filter_map(|(block, at)| {
+            let handed = *sent.get(block)?;
             (handed >= from).then(|| at.duration_since(handed).as_secs_f64() * 1000.0)
         })
         .collect();
@@ -78,40 +88,31 @@ fn latencies(sent: &HashMap<u64, Instant>, arrived: &HashMap<u64, Instant>, from
     v
 }
 
-#[tokio::main]
-async fn main() {
-    let secs: u64 = std::env::var("ICECREAM_LATENCY_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let looped = Looped::load(&root.join("../shared/corpus/webm-opus-audio-250ms"));
+/// One mount format's rows: per track, the latency of every block through the engine and through
+/// the floor; and the go-live times.
+async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs: u64) -> String {
     let dir = tempfile::tempdir().unwrap();
     let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
         .await
         .unwrap();
     let ep = server.endpoint();
     let ffmpeg = Ffmpeg::locate().unwrap();
+    let ext = format.extension();
+    let (ours_mount, floor_mount) = (format!("/ours.{ext}"), format!("/floor.{ext}"));
 
     // Ours: the engine, in this process.
     let ours_started = Instant::now();
     let session = Session::start(
-        server.settings("/ours.webm", MountFormat::WebmAudio),
+        server.settings(&ours_mount, format),
         SessionOptions::new(ffmpeg.clone()),
     )
     .unwrap();
     let sender = session.sender();
-    // The floor: ffmpeg alone, with the engine's own arguments but writing to icecast://.
     let floor_started = Instant::now();
-    let (mut floor, mut floor_in) = floor::start(
-        &ffmpeg,
-        &server,
-        MountFormat::WebmAudio,
-        icecream_engine::Container::Webm,
-        "/floor.webm",
-    );
+    let (mut floor, mut floor_in) =
+        floor::start(&ffmpeg, &server, format, icecream_engine::Container::Webm, &floor_mount);
 
-    // The same bytes to both at the same moments; each packet's hand-over time by its time.
+    // The same bytes to both at the same moments; each block's hand-over time by track and time.
     let sent: Times = Default::default();
     let sent2 = sent.clone();
     let pace = tokio::spawn(async move {
@@ -123,14 +124,14 @@ async fn main() {
             sender.send(chunk.clone()).await.unwrap();
             floor_in.write_all(&chunk).await.unwrap();
             let mut s = sent2.lock().unwrap();
-            for (_, ms) in scan.feed(&chunk) {
-                s.insert(ms, now);
+            for block in scan.feed(&chunk) {
+                s.insert(block, now);
             }
         }
     });
     let (ours_listed, floor_listed) = tokio::join!(
-        wait_listed(&ep, "/ours.webm", ours_started),
-        wait_listed(&ep, "/floor.webm", floor_started)
+        wait_listed(&ep, &ours_mount, ours_started),
+        wait_listed(&ep, &floor_mount, floor_started)
     );
     // Listeners join once media flows (Icecast drops a WebM listener that comes before it).
     let mut status = session.status();
@@ -141,8 +142,8 @@ async fn main() {
     let ours_live = ours_started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (ours_arrived, floor_arrived): (Times, Times) = Default::default();
-    let l1 = tokio::spawn(listen(ep.clone(), "/ours.webm", ours_arrived.clone()));
-    let l2 = tokio::spawn(listen(ep.clone(), "/floor.webm", floor_arrived.clone()));
+    let l1 = tokio::spawn(listen(ep.clone(), ours_mount.clone(), ours_arrived.clone()));
+    let l2 = tokio::spawn(listen(ep.clone(), floor_mount.clone(), floor_arrived.clone()));
     let measured_from = Instant::now() + Duration::from_secs(2);
     pace.await.unwrap();
     session.stop().await.unwrap();
@@ -150,47 +151,54 @@ async fn main() {
     let _ = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(l1, l2) }).await;
 
     let sent = sent.lock().unwrap();
-    // The same packet through both paths: the engine's arrival minus the floor's.
-    let mut diff: Vec<f64> = {
-        let (o, f) = (ours_arrived.lock().unwrap(), floor_arrived.lock().unwrap());
-        o.iter()
-            .filter(|(ms, _)| sent.get(*ms).is_some_and(|t| *t >= measured_from))
-            .filter_map(|(ms, at)| {
-                let floor_at = f.get(ms)?;
-                Some(
-                    (at.duration_since(*floor_at).as_secs_f64() - floor_at.duration_since(*at).as_secs_f64())
-                        * 1000.0,
-                )
-            })
-            .collect()
-    };
-    diff.sort_by(f64::total_cmp);
-    let ours = latencies(&sent, &ours_arrived.lock().unwrap(), measured_from);
-    let floor = latencies(&sent, &floor_arrived.lock().unwrap(), measured_from);
-    let row = |name: &str, v: &[f64]| {
-        format!(
-            "| {name} | {} | {:.0} | {:.0} |",
-            v.len(),
-            percentile(v, 0.5),
-            percentile(v, 0.95)
-        )
-    };
-    let table = format!(
-        "| path | audio packets matched | p50 ms | p95 ms |\n|---|---|---|---|\n{}\n{}\n\n\
-         Added by the engine: p50 {:+.0} ms, p95 {:+.0} ms; packet by packet (engine − floor, \
-         same packet): median {:+.1} ms, p95 {:+.1} ms.\n\n\
-         | go live → | engine | ffmpeg alone |\n|---|---|---|\n\
-         | mount listed in status-json | {:.2} s | {:.2} s |\n\
-         | first media on the server (engine: Live) | {:.2} s | — |\n",
-        row("engine (Icecream)", &ours),
-        row("ffmpeg → icecast:// (floor)", &floor),
-        percentile(&ours, 0.5) - percentile(&floor, 0.5),
-        percentile(&ours, 0.95) - percentile(&floor, 0.95),
-        percentile(&diff, 0.5),
-        percentile(&diff, 0.95),
+    let (o, f) = (ours_arrived.lock().unwrap(), floor_arrived.lock().unwrap());
+    let mut rows = Vec::new();
+    for &(track, what) in tracks {
+        let ours = latencies(&sent, &o, track, measured_from);
+        let floor = latencies(&sent, &f, track, measured_from);
+        let cells = |v: &[f64]| {
+            if v.is_empty() {
+                return "0 | – | –".to_string();
+            }
+            format!("{} | {:.0} | {:.0}", v.len(), percentile(v, 0.5), percentile(v, 0.95))
+        };
+        rows.push(format!(
+            "| {} | {what} | {} | {} |",
+            format.id(),
+            cells(&ours),
+            cells(&floor)
+        ));
+    }
+    rows.push(format!(
+        "| {} | go live → listed in status-json: engine {:.2} s, floor {:.2} s; engine Live (first media on the server) {:.2} s | | | | | | |",
+        format.id(),
         ours_listed.as_secs_f64(),
         floor_listed.as_secs_f64(),
         ours_live.as_secs_f64(),
-    );
-    report::write("latency", false, &table);
+    ));
+    rows.join("\n")
+}
+
+#[tokio::main]
+async fn main() {
+    let secs: u64 = std::env::var("ICECREAM_LATENCY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let sound = Looped::load(&corpus.join("webm-opus-audio-250ms"));
+    let video: Vec<u8> = icecream_engine::input::chunk_folder(&corpus.join("webm-vp8-opus-250ms"))
+        .unwrap()
+        .iter()
+        .flat_map(|e| std::fs::read(&e.path).unwrap())
+        .collect();
+    let video = Looped::from_bytes(&keyed::with_app_keyframes(&video));
+    let mut table = vec![
+        "| mount | blocks | engine: matched | p50 ms | p95 ms | floor: matched | p50 ms | p95 ms |".to_string(),
+        "|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    table.push(case(MountFormat::WebmAudio, sound, &[(1, "audio packets")], secs).await);
+    let tracks = [(1, "video frames"), (2, "audio packets")];
+    table.push(case(MountFormat::WebmVideo, video, &tracks, secs).await);
+    report::write("latency", false, &(table.join("\n") + "\n"));
 }

@@ -431,7 +431,7 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
             .client
             .execute(
                 "const p = document.getElementById('watch-player'); \
-                 return p ? [p.currentTime, p.webkitDecodedFrameCount || 0, p.error ? p.error.code : 0] : [0, 0, 0]",
+                 return p ? [p.currentTime, p.getVideoPlaybackQuality().totalVideoFrames, p.error ? p.error.code : 0] : [0, 0, 0]",
                 vec![],
             )
             .await
