@@ -126,7 +126,13 @@ impl Chromium {
         self.client
             .execute(
                 JOIN,
-                vec![i.into(), url.into(), element.into(), advance_secs.into()],
+                vec![
+                    i.into(),
+                    url.into(),
+                    element.into(),
+                    advance_secs.into(),
+                    (start == Start::PlayWhenReady).into(),
+                ],
             )
             .await
             .expect("the page takes the join");
@@ -165,12 +171,12 @@ impl Drop for Chromium {
 
 /// How a join starts playing.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[allow(dead_code)] // the tests use autoplay only
+#[allow(dead_code)] // the tests join as the embed code does only
 pub enum Start {
-    /// `autoplay`, as the share panel's embed code has it: Chromium starts once it has loaded
-    /// what it considers enough.
+    /// `autoplay` alone: Chromium starts once it has loaded what it considers enough.
     Autoplay,
-    /// `play()` as soon as the element can play, as a listener pressing Play does.
+    /// `play()` as soon as the element can play, as the share panel's embed code does
+    /// (`oncanplay`) and as a listener pressing Play does.
     PlayWhenReady,
 }
 

@@ -148,16 +148,20 @@ async fn main() {
     );
     let rows = [
         row(
-            "WebM VP8+Opus → WebM video (remux)",
+            "WebM VP8+Opus → WebM video (written by the engine)",
             MountFormat::WebmVideo,
             webm_video,
         ),
         row(
-            "WebM Opus → WebM audio (remux)",
+            "WebM Opus → WebM audio (written by the engine)",
             MountFormat::WebmAudio,
             webm_audio,
         ),
-        row("WebM Opus → Ogg Opus (remux)", MountFormat::OggOpus, webm_audio),
+        row(
+            "WebM Opus → Ogg Opus (written by the engine)",
+            MountFormat::OggOpus,
+            webm_audio,
+        ),
         row("WebM Opus → Ogg Vorbis", MountFormat::OggVorbis, webm_audio),
         row("WebM Opus → MP3", MountFormat::Mp3, webm_audio),
         row("WebM Opus → AAC", MountFormat::Aac, webm_audio),

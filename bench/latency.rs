@@ -5,12 +5,15 @@
 //!
 //!     cargo bench -p icecream-engine --bench latency     # 60 s (ICECREAM_LATENCY_SECS)
 //!
-//! Input: the WebM Opus recorder recording to a WebM audio mount, and the VP8+Opus one with the
-//! WebCodecs path's keyframes (every 0.6 s) to a WebM video mount, each looped and handed over as a
-//! recorder with a 250 ms timeslice does (each chunk when its slice of time has been captured).
-//! For every audio packet and video frame a listener on each mount receives, latency = when it
-//! arrived − when the chunk holding it was handed over. The engine writes these mounts itself; the
-//! floor is ffmpeg copying them to `icecast://` as the old relay did (bench/floor.rs).
+//! Input: the WebM Opus recorder recording to a WebM audio and an Ogg Opus mount, and the VP8+Opus
+//! one with the WebCodecs path's keyframes (every 0.6 s) to a WebM video mount, each looped and
+//! handed over as a recorder with a 250 ms timeslice does (each chunk when its slice of time has
+//! been captured). For every audio packet and video frame a listener on each mount receives,
+//! latency = when it arrived − when the chunk holding it was handed over. WebM blocks are known by
+//! track and time; Ogg packets by their bytes (the same Opus packets as the recorder's), each
+//! arrival matched with the latest hand-over of those bytes before it (the recording loops). The
+//! engine writes these mounts itself; the floor is ffmpeg copying them to `icecast://` as the old
+//! relay did (bench/floor.rs).
 
 mod floor;
 // Uses the keyed scan only.
@@ -19,7 +22,9 @@ mod keyed;
 mod looped;
 mod report;
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,26 +34,92 @@ use icecream_engine::{icecast, net, Ffmpeg, LocalIcecast, LocalOptions, Session,
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// When each block (by track and time, ms) was handed over or arrived.
-type Times = Arc<Mutex<HashMap<(u64, u64), Instant>>>;
+/// When each block was handed over or arrived: WebM by (track, time in ms), Ogg by (1, a hash of
+/// the packet's bytes).
+type Times = Arc<Mutex<HashMap<(u64, u64), Vec<Instant>>>>;
+
+fn hashed(bytes: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Reads an Ogg stream as it arrives and gives each whole packet's bytes.
+#[derive(Default)]
+struct OggPackets {
+    buf: Vec<u8>,
+    partial: Vec<u8>,
+}
+
+impl OggPackets {
+    fn feed(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
+        self.buf.extend_from_slice(data);
+        let mut out = vec![];
+        let mut at = 0;
+        while self.buf.len() - at >= 27 && self.buf[at..].starts_with(b"OggS") {
+            let b = &self.buf[at..];
+            let segments = b[26] as usize;
+            let Some(lacing) = b.get(27..27 + segments) else {
+                break;
+            };
+            let body: usize = lacing.iter().map(|&l| l as usize).sum();
+            if b.len() < 27 + segments + body {
+                break;
+            }
+            let mut pos = 27 + segments;
+            for &l in lacing {
+                self.partial.extend_from_slice(&b[pos..pos + l as usize]);
+                pos += l as usize;
+                if l < 255 {
+                    out.push(std::mem::take(&mut self.partial));
+                }
+            }
+            at += pos;
+        }
+        self.buf.drain(..at);
+        out
+    }
+}
+
+/// How a stream's blocks are told apart on both sides.
+#[derive(Clone, Copy, PartialEq)]
+enum Keys {
+    Webm,
+    Ogg,
+}
+
+/// The keys of the blocks a chunk of the recorder's WebM completes.
+fn sent_keys(scan: &mut BlockScanner, keys: Keys, chunk: &[u8]) -> Vec<(u64, u64)> {
+    scan.feed_blocks(chunk)
+        .into_iter()
+        .map(|(track, ms, _, frame)| match keys {
+            Keys::Webm => (track, ms),
+            Keys::Ogg => (1, hashed(&frame)),
+        })
+        .collect()
+}
 
 /// What the recorders in shared/corpus were asked for, and what the app's recorder path uses.
 const TIMESLICE_MS: u64 = 250;
 
 /// Reads the mount until it ends, noting when each block (by track and time) arrived.
-async fn listen(ep: net::Endpoint, mount: String, arrived: Times) {
+async fn listen(ep: net::Endpoint, mount: String, keys: Keys, arrived: Times) {
     let mut conn = net::connect(&ep).await.unwrap();
     let req = format!("GET {mount} HTTP/1.0\r\nHost: {}\r\n\r\n", ep.authority());
     conn.write_all(req.as_bytes()).await.unwrap();
     let head = net::read_head(&mut conn).await.unwrap().unwrap();
     assert_eq!(head.status, 200, "{mount}");
-    let mut scan = BlockScanner::default();
+    let (mut webm, mut ogg) = (BlockScanner::default(), OggPackets::default());
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n @ 1..) = conn.read(&mut buf).await {
         let now = Instant::now();
+        let got: Vec<(u64, u64)> = match keys {
+            Keys::Webm => webm.feed(&buf[..n]),
+            Keys::Ogg => ogg.feed(&buf[..n]).iter().map(|p| (1, hashed(p))).collect(),
+        };
         let mut a = arrived.lock().unwrap();
-        for block in scan.feed(&buf[..n]) {
-            a.entry(block).or_insert(now);
+        for block in got {
+            a.entry(block).or_default().push(now);
         }
     }
 }
@@ -69,18 +140,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Latencies of the packets handed over after `from` (a joining listener first gets a burst of
-/// older packets, which says nothing about latency).
+/// older packets, which says nothing about latency): each arrival against the latest hand-over
+/// of the same block before it.
 fn latencies(
-    sent: &HashMap<(u64, u64), Instant>,
-    arrived: &HashMap<(u64, u64), Instant>,
+    sent: &HashMap<(u64, u64), Vec<Instant>>,
+    arrived: &HashMap<(u64, u64), Vec<Instant>>,
     track: u64,
     from: Instant,
 ) -> Vec<f64> {
     let mut v: Vec<f64> = arrived
         .iter()
         .filter(|((t, _), _)| *t == track)
+        .flat_map(|(block, ats)| ats.iter().map(move |at| (block, at)))
         .filter_map(|(block, at)| {
-            let handed = *sent.get(block)?;
+            let handed = *sent.get(block)?.iter().filter(|s| *s <= at).max()?;
             (handed >= from).then(|| at.duration_since(handed).as_secs_f64() * 1000.0)
         })
         .collect();
@@ -91,6 +164,10 @@ fn latencies(
 /// One mount format's rows: per track, the latency of every block through the engine and through
 /// the floor; and the go-live times.
 async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs: u64) -> String {
+    let keys = match format {
+        MountFormat::OggOpus => Keys::Ogg,
+        _ => Keys::Webm,
+    };
     let dir = tempfile::tempdir().unwrap();
     let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
         .await
@@ -109,8 +186,13 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
     .unwrap();
     let sender = session.sender();
     let floor_started = Instant::now();
-    let (mut floor, mut floor_in) =
-        floor::start(&ffmpeg, &server, format, icecream_engine::Container::Webm, &floor_mount);
+    let (mut floor, mut floor_in) = floor::start(
+        &ffmpeg,
+        &server,
+        format,
+        icecream_engine::Container::Webm,
+        &floor_mount,
+    );
 
     // The same bytes to both at the same moments; each block's hand-over time by track and time.
     let sent: Times = Default::default();
@@ -124,8 +206,8 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
             sender.send(chunk.clone()).await.unwrap();
             floor_in.write_all(&chunk).await.unwrap();
             let mut s = sent2.lock().unwrap();
-            for block in scan.feed(&chunk) {
-                s.insert(block, now);
+            for block in sent_keys(&mut scan, keys, &chunk) {
+                s.entry(block).or_default().push(now);
             }
         }
     });
@@ -142,8 +224,13 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
     let ours_live = ours_started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (ours_arrived, floor_arrived): (Times, Times) = Default::default();
-    let l1 = tokio::spawn(listen(ep.clone(), ours_mount.clone(), ours_arrived.clone()));
-    let l2 = tokio::spawn(listen(ep.clone(), floor_mount.clone(), floor_arrived.clone()));
+    let l1 = tokio::spawn(listen(ep.clone(), ours_mount.clone(), keys, ours_arrived.clone()));
+    let l2 = tokio::spawn(listen(
+        ep.clone(),
+        floor_mount.clone(),
+        keys,
+        floor_arrived.clone(),
+    ));
     let measured_from = Instant::now() + Duration::from_secs(2);
     pace.await.unwrap();
     session.stop().await.unwrap();
@@ -160,7 +247,12 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
             if v.is_empty() {
                 return "0 | – | –".to_string();
             }
-            format!("{} | {:.0} | {:.0}", v.len(), percentile(v, 0.5), percentile(v, 0.95))
+            format!(
+                "{} | {:.0} | {:.0}",
+                v.len(),
+                percentile(v, 0.5),
+                percentile(v, 0.95)
+            )
         };
         rows.push(format!(
             "| {} | {what} | {} | {} |",
@@ -194,10 +286,20 @@ async fn main() {
         .collect();
     let video = Looped::from_bytes(&keyed::with_app_keyframes(&video));
     let mut table = vec![
-        "| mount | blocks | engine: matched | p50 ms | p95 ms | floor: matched | p50 ms | p95 ms |".to_string(),
+        "| mount | blocks | engine: matched | p50 ms | p95 ms | floor: matched | p50 ms | p95 ms |"
+            .to_string(),
         "|---|---|---|---|---|---|---|---|".to_string(),
     ];
-    table.push(case(MountFormat::WebmAudio, sound, &[(1, "audio packets")], secs).await);
+    table.push(
+        case(
+            MountFormat::WebmAudio,
+            sound.clone(),
+            &[(1, "audio packets")],
+            secs,
+        )
+        .await,
+    );
+    table.push(case(MountFormat::OggOpus, sound, &[(1, "audio packets")], secs).await);
     let tracks = [(1, "video frames"), (2, "audio packets")];
     table.push(case(MountFormat::WebmVideo, video, &tracks, secs).await);
     report::write("latency", false, &(table.join("\n") + "\n"));

@@ -7,6 +7,7 @@ use std::path::Path;
 use icecream_engine::format::{self, Container};
 
 /// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
+#[derive(Clone)]
 pub struct Looped {
     pub header: Vec<u8>,
     clusters: Vec<(u64, Vec<u8>)>,
@@ -152,6 +153,15 @@ impl BlockScanner {
 
     /// As `feed`, with whether each block is a keyframe (a SimpleBlock's flag).
     pub fn feed_keyed(&mut self, data: &[u8]) -> Vec<(u64, u64, bool)> {
+        self.feed_blocks(data)
+            .into_iter()
+            .map(|(track, ms, key, _)| (track, ms, key))
+            .collect()
+    }
+
+    /// As `feed_keyed`, with each block's frame (its bytes after the block header; the recorders'
+    /// blocks are not laced).
+    pub fn feed_blocks(&mut self, data: &[u8]) -> Vec<(u64, u64, bool, Vec<u8>)> {
         const CONTAINERS: [u64; 3] = [0x1853_8067, 0x1F43_B675, 0xA0];
         self.buf.extend_from_slice(data);
         let mut out = vec![];
@@ -177,7 +187,8 @@ impl BlockScanner {
                     if let Some((track, n)) = vint(body, false) {
                         let rel = i16::from_be_bytes([body[n], body[n + 1]]) as i64;
                         let key = id == 0xA3 && body[n + 2] & 0x80 != 0;
-                        out.push((track, (self.cluster_ms as i64 + rel).max(0) as u64, key));
+                        let ms = (self.cluster_ms as i64 + rel).max(0) as u64;
+                        out.push((track, ms, key, body[n + 3..].to_vec()));
                     }
                 }
                 _ => {}

@@ -31,12 +31,15 @@ impl Share {
             format!(" title=\"{}\"", attr_escape(title.trim()))
         };
         let ty = format.content_type();
+        // `oncanplay`: Chromium's `autoplay` waits until it has buffered what it wants of an
+        // endless stream, 3–5 s after joining; `play()` once it can play starts in 0.3–0.5 s
+        // (bench/RESULTS.md, browser). Where autoplay is not allowed, play() is refused the same.
         let embed_html = if format.has_video() {
             format!(
-                "<video controls autoplay playsinline{label} width=\"640\">\n  <source src=\"{src}\" type=\"{ty}\">\n</video>"
+                "<video controls autoplay playsinline oncanplay=\"this.play()\"{label} width=\"640\">\n  <source src=\"{src}\" type=\"{ty}\">\n</video>"
             )
         } else {
-            format!("<audio controls autoplay{label}>\n  <source src=\"{src}\" type=\"{ty}\">\n</audio>")
+            format!("<audio controls autoplay oncanplay=\"this.play()\"{label}>\n  <source src=\"{src}\" type=\"{ty}\">\n</audio>")
         };
         Share {
             listen_url: listen_url.to_string(),
@@ -57,14 +60,14 @@ mod tests {
             MountFormat::Mp3,
             "Tom & \"Jerry\"",
         );
-        assert!(s
-            .embed_html
-            .starts_with("<audio controls autoplay title=\"Tom &amp; &quot;Jerry&quot;\">"));
+        assert!(s.embed_html.starts_with(
+            "<audio controls autoplay oncanplay=\"this.play()\" title=\"Tom &amp; &quot;Jerry&quot;\">"
+        ));
         assert!(s.embed_html.contains("type=\"audio/mpeg\""));
         let v = Share::new("http://h:8000/cam.webm", MountFormat::WebmVideo, "");
         assert!(v
             .embed_html
-            .starts_with("<video controls autoplay playsinline width=\"640\">"));
+            .starts_with("<video controls autoplay playsinline oncanplay=\"this.play()\" width=\"640\">"));
         assert!(v.has_video);
     }
 }

@@ -337,8 +337,9 @@ async fn stream_with(
         Some(p) => Ffmpeg { path: p.clone() },
         None => Ffmpeg::locate().map_err(|e| e.to_string())?,
     };
-    let version = ffmpeg.version().await.map_err(|e| e.to_string())?;
-    log::info!("using ffmpeg {version} at {}", ffmpeg.path.display());
+    // Not run here: WebM to a WebM or Ogg Opus mount needs no ffmpeg at all, and a broken one
+    // is reported in words when the broadcast first starts it.
+    log::info!("ffmpeg, if this format needs it: {}", ffmpeg.path.display());
 
     let source = Source::open(input)?;
     let mut opts = SessionOptions::new(ffmpeg);

@@ -10,6 +10,9 @@ use super::webm_reader::{
     Block, Track, Tracks, CLUSTER, INFO, SEGMENT, TIMECODE, TIMECODE_SCALE, TRACKS, TRACK_ENTRY,
 };
 
+/// An empty Void element: 4 bytes that players skip.
+pub const HELD_BACK_GUARD: [u8; 4] = [0xEC, 0x82, 0, 0];
+
 /// How long a Cluster of a sound-only stream runs.
 const AUDIO_CLUSTER_MS: i64 = 500;
 
@@ -23,6 +26,8 @@ pub struct WebmWriter {
     /// A new stream that takes over leaves a gap of about one frame, not a jump back in time.
     frame_gap: i64,
     cluster: Option<i64>,
+    /// The open Cluster has no block yet (it was opened at the end of a batch).
+    cluster_empty: bool,
     /// Video frames are dropped until a keyframe: at the start, and after the input restarted.
     want_keyframe: bool,
     /// The last time written per kept track (the same order as `keep`).
@@ -44,6 +49,7 @@ impl WebmWriter {
             audio_cluster: AUDIO_CLUSTER_MS * units_per_ms,
             frame_gap: 20 * units_per_ms,
             cluster: None,
+            cluster_empty: false,
             want_keyframe: video.is_some(),
             last: vec![None; keep.len()],
             offset: 0,
@@ -111,7 +117,29 @@ impl WebmWriter {
         };
         let body = block.body_relative_to((time - cluster) as i16);
         ebml::write_element(out, block.element_id(), &body);
+        self.cluster_empty = false;
         Some(time)
+    }
+
+    /// Ends a batch of output that goes straight to the server (`out` is its last piece), so
+    /// that Icecast 2.4.4 passes all of it on at once. It holds the newest Cluster's bytes until
+    /// the next Cluster begins or 4 KiB of it have come, and the last 4 bytes it has read of any
+    /// WebM. Sound-only streams get the next Cluster opened here (their Clusters are small, so
+    /// they would wait for the next one every time), which also makes every batch a point a
+    /// listener can join at; video streams, whose Clusters must begin at a keyframe, get an empty
+    /// Void element, which is what waits instead of the last block.
+    pub fn end_batch(&mut self, out: &mut Vec<u8>) {
+        match (self.video, self.cluster) {
+            (None, Some(_)) if !self.cluster_empty => {
+                ebml::write_id(out, CLUSTER);
+                out.extend_from_slice(&ebml::UNKNOWN_SIZE);
+                ebml::write_uint(out, TIMECODE, self.latest as u64);
+                self.cluster = Some(self.latest);
+                self.cluster_empty = true;
+            }
+            (None, _) => {}
+            (Some(_), _) => out.extend_from_slice(&HELD_BACK_GUARD),
+        }
     }
 
     /// True until the first video keyframe has been written.

@@ -131,7 +131,7 @@ async fn pump(
                 Ok(0) | Err(_) => return Ok(true),
                 Ok(n) => match remux.as_deref_mut() {
                     Some(r) => {
-                        for piece in r.push(&buf[..n])? {
+                        for piece in r.push_live(&buf[..n])? {
                             outbox.push(Item::Output(piece.bytes, Instant::now()));
                         }
                     }

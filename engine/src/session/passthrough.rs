@@ -38,7 +38,7 @@ pub(super) async fn run(
             },
         };
         counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        for piece in remux.push(&chunk)? {
+        for piece in remux.push_live(&chunk)? {
             if let (true, Some(t)) = (realtime, piece.time_ms) {
                 let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
                 let due = start + std::time::Duration::from_millis((t - t0).max(0) as u64);

@@ -1,6 +1,7 @@
 //! A real browser as the listener: Chromium joins a live mount the engine feeds at 8 moments
 //! spread over 8 s, as people open a shared link at any time, and each join must play: reach
-//! `playing`, its clock moving on by 2 s, no media error. Chromium is what most listeners use,
+//! `playing`, its clock moving on by 2 s, no media error. Each joins as the share panel's embed
+//! code does: muted, `play()` once it can play. Chromium is what most listeners use,
 //! and it gives up for good on a WebM Cluster that begins with a delta frame.
 
 use std::time::Duration;
@@ -41,7 +42,7 @@ async fn browsers_join_mid_stream(
         // and joins still waiting for a keyframe keep theirs.
         let host = ["127.0.0.1", "localhost"][i % 2];
         let url = format!("http://{host}:{}{mount}", ice.port);
-        browser.join(i, &url, element, 2.0, Start::Autoplay).await;
+        browser.join(i, &url, element, 2.0, Start::PlayWhenReady).await;
     }
     // The last join's first picture, 2 s of playing, and room for a loaded machine.
     let deadline = Instant::now() + first_picture_within + Duration::from_secs(12);
