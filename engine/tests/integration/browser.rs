@@ -9,10 +9,13 @@ use std::time::Duration;
 use icecream_engine::{MountFormat, Session, State};
 use tokio::time::Instant;
 
-use crate::chromium::{self, Chromium, Join, Start};
+use crate::chromium::{Chromium, Join, Start};
 use crate::support::*;
 
 const JOINS: usize = 8;
+
+/// One browser at a time: decoding video beside the engine and Icecast fills both cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Broadcasts `webm` (looped to 40 s, in 250 ms chunks) to a `format` mount and has Chromium
 /// join it `JOINS` times with `element`; `first_picture_within` is the longest a join may wait for
@@ -23,7 +26,7 @@ async fn browsers_join_mid_stream(
     element: &str,
     first_picture_within: Duration,
 ) -> Vec<Join> {
-    let _one = chromium::ONE_AT_A_TIME.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let ice = Icecast::start().await;
     let mount = format!("/browser.{}", format.extension());
     let session = Session::start(ice.settings(&mount, format), options()).unwrap();
