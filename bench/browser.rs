@@ -24,9 +24,8 @@ use std::time::Duration;
 
 use chromium::{Chromium, Join, Start};
 use icecream_engine::format::MountFormat;
-use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
 use looped::Looped;
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 const JOINS: usize = 8;
@@ -60,24 +59,8 @@ async fn case(label: &str, format: MountFormat, input: &Looped, element: &str, s
         SessionOptions::new(ffmpeg.clone()),
     )
     .unwrap();
-    let sender = session.sender();
-    let (_floor, mut floor_in) = floor::start(&ffmpeg, &server, format, Container::Webm, &theirs);
-    let chunks = input.timeslices(250, 60_000);
-    let started = Instant::now();
-    let pace = tokio::spawn(async move {
-        for (due, chunk) in chunks {
-            tokio::time::sleep_until(started + Duration::from_millis(due)).await;
-            let floor_took = floor_in.write_all(&chunk).await;
-            if sender.send(chunk).await.is_err() || floor_took.is_err() {
-                break;
-            }
-        }
-    });
-    session
-        .status()
-        .wait_for(|s| s.state == State::Live)
-        .await
-        .unwrap();
+    let (_floor, floor_in) = floor::start(&ffmpeg, &server, format, Container::Webm, &theirs);
+    let (pace, started) = floor::live_on_both(&session, floor_in, input.timeslices(250, 60_000)).await;
     let browser = Chromium::start(&format!("http://127.0.0.1:{}/", server.port)).await;
     // The engine's mount by one host name, the floor's by the other: each has its own six
     // connections in the browser.

@@ -4,22 +4,17 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::Client;
+
+#[path = "webdriver.rs"]
+mod webdriver;
 
 pub struct Chromium {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn installed(name: &str) -> String {
@@ -36,7 +31,7 @@ impl Chromium {
     /// (an empty `data:` page's loads are refused as unsafe).
     pub async fn start(page: &str) -> Chromium {
         let profile = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = webdriver::free_port();
         let driver = Command::new(installed("chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -59,19 +54,7 @@ impl Chromium {
         });
         let caps = caps.as_object().unwrap().clone();
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() > deadline => panic!("Chromium did not start: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        };
+        let client = webdriver::connect(&url, caps, Duration::from_secs(30), "Chromium").await;
         let browser = Chromium {
             client,
             driver,

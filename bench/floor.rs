@@ -45,61 +45,47 @@ pub fn command(
 /// old relay ran: ffmpeg copying the recorder's codecs into the mount's container, with the
 /// Cluster (1 s video, 0.5 s sound) and page (200 ms) lengths the engine gave ffmpeg before.
 fn relay_copy(format: MountFormat) -> Vec<String> {
-    let mut a: Vec<&str> = vec![
-        "-hide_banner",
-        "-nostdin",
-        "-loglevel",
-        "warning",
-        "-probesize",
-        "32",
-        "-analyzeduration",
-        "0",
-        "-i",
-        "pipe:0",
-    ];
-    a.extend(match format {
-        MountFormat::WebmVideo => [
-            "-map",
-            "0:v:0?",
-            "-map",
-            "0:a:0?",
-            "-c",
-            "copy",
-            "-f",
-            "webm",
-            "-live",
-            "1",
-            "-cluster_time_limit",
-            "1000",
-        ]
-        .as_slice(),
-        MountFormat::WebmAudio => &[
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-c:a",
-            "copy",
-            "-f",
-            "webm",
-            "-live",
-            "1",
-            "-cluster_time_limit",
-            "500",
-        ],
-        _ => &[
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-c:a",
-            "copy",
-            "-f",
-            "ogg",
-            "-page_duration",
-            "200000",
-        ],
+    let output = match format {
+        MountFormat::WebmVideo => "-map 0:v:0? -map 0:a:0? -c copy -f webm -live 1 -cluster_time_limit 1000",
+        MountFormat::WebmAudio => "-map 0:a:0 -vn -c:a copy -f webm -live 1 -cluster_time_limit 500",
+        _ => "-map 0:a:0 -vn -c:a copy -f ogg -page_duration 200000",
+    };
+    format!(
+        "-hide_banner -nostdin -loglevel warning -probesize 32 -analyzeduration 0 -i pipe:0 \
+         {output} -flush_packets 1 pipe:1"
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect()
+}
+
+/// Hands each chunk, at its time, to the engine's session and to the floor's ffmpeg alike (until
+/// the chunks run out or either stops taking them), and returns once the session is live: the
+/// feeding task, and when the first chunk's time was.
+#[allow(dead_code)] // the join and browser benchmarks
+pub async fn live_on_both(
+    session: &icecream_engine::Session,
+    mut floor_in: tokio::process::ChildStdin,
+    chunks: Vec<(u64, Vec<u8>)>,
+) -> (tokio::task::JoinHandle<()>, tokio::time::Instant) {
+    use tokio::io::AsyncWriteExt;
+    let sender = session.sender();
+    let started = tokio::time::Instant::now();
+    let pace = tokio::spawn(async move {
+        for (due, chunk) in chunks {
+            tokio::time::sleep_until(started + std::time::Duration::from_millis(due)).await;
+            let floor_took = floor_in.write_all(&chunk).await;
+            if sender.send(chunk).await.is_err() || floor_took.is_err() {
+                break;
+            }
+        }
     });
-    a.extend(["-flush_packets", "1", "pipe:1"]);
-    a.into_iter().map(String::from).collect()
+    let mut status = session.status();
+    status
+        .wait_for(|s| s.state == icecream_engine::State::Live)
+        .await
+        .expect("the session goes live");
+    (pace, started)
 }
 
 /// The floor started for a tokio benchmark (killed when dropped), and its input.

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use icecream_engine::format::MountFormat;
-use icecream_engine::{net, Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
+use icecream_engine::{net, Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -99,31 +99,15 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
     let settings = server.settings("/join.webm", MountFormat::WebmVideo);
     let ffmpeg = Ffmpeg::locate().unwrap();
     let session = Session::start(settings, SessionOptions::new(ffmpeg.clone())).unwrap();
-    let sender = session.sender();
     // Killed when it drops, at the end of the case.
-    let (_floor, mut floor_in) = floor::start(
+    let (_floor, floor_in) = floor::start(
         &ffmpeg,
         &server,
         MountFormat::WebmVideo,
         Container::Webm,
         "/floor.webm",
     );
-    let chunks = input.timeslices(250, 60_000);
-    let started = tokio::time::Instant::now();
-    let pace = tokio::spawn(async move {
-        for (due, chunk) in chunks {
-            tokio::time::sleep_until(started + Duration::from_millis(due)).await;
-            let floor_took = floor_in.write_all(&chunk).await;
-            if sender.send(chunk).await.is_err() || floor_took.is_err() {
-                break;
-            }
-        }
-    });
-    session
-        .status()
-        .wait_for(|s| s.state == State::Live)
-        .await
-        .unwrap();
+    let (pace, started) = floor::live_on_both(&session, floor_in, input.timeslices(250, 60_000)).await;
     let (mut ours, mut floors) = (Joins::default(), Joins::default());
     let ep = server.endpoint();
     for i in 0..JOINS {

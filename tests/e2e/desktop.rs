@@ -5,18 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+
+#[path = "../../bench/webdriver.rs"]
+mod webdriver;
 
 /// One app at a time: WebKit is heavy for a 2-core machine, and the tests measure nothing.
 pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Group(Child);
 
@@ -154,8 +149,8 @@ impl App {
     }
 
     pub async fn launch_with(screen: &Screen, home: &Home, env: &[(&str, &str)]) -> App {
-        let port = free_port();
-        let native = free_port();
+        let port = webdriver::free_port();
+        let native = webdriver::free_port();
         let driver_bin = which_tauri_driver();
         let log_path = home.dir.path().join(format!("driver-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
@@ -180,21 +175,8 @@ impl App {
             serde_json::json!({ "application": env!("CARGO_BIN_EXE_icecream-desktop") }),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() > deadline => {
-                    panic!("the app did not start under tauri-driver: {e}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        };
+        let client =
+            webdriver::connect(&url, caps, Duration::from_secs(30), "the app under tauri-driver").await;
         let app = App {
             client,
             log: log_path,

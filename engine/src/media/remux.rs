@@ -289,19 +289,8 @@ mod tests {
         // Ogg pages are whole when sent: nothing is added.
         let input = corpus("webm-opus-audio-250ms");
         let (mut a, mut b) = (Remux::new(MountFormat::OggOpus), Remux::new(MountFormat::OggOpus));
-        let live: Vec<u8> = a
-            .push_live(&input)
-            .unwrap()
-            .into_iter()
-            .flat_map(|p| p.bytes)
-            .collect();
-        let plain: Vec<u8> = b
-            .push(&input)
-            .unwrap()
-            .into_iter()
-            .flat_map(|p| p.bytes)
-            .collect();
-        assert!(live == plain);
+        let joined = |pieces: Vec<Piece>| pieces.into_iter().flat_map(|p| p.bytes).collect::<Vec<u8>>();
+        assert!(joined(a.push_live(&input).unwrap()) == joined(b.push(&input).unwrap()));
     }
 
     #[test]
