@@ -113,6 +113,12 @@ impl Remux {
         Ok(pieces)
     }
 
+    /// How long to wait between the pieces of one batch before sending the next (Ogg: see
+    /// `ogg_opus::PAGE_GAP`); None: send them together.
+    pub fn piece_gap(&self) -> Option<std::time::Duration> {
+        (self.format == MountFormat::OggOpus).then_some(super::ogg_opus::PAGE_GAP)
+    }
+
     /// A new encoder took over mid-element: what is half read of the old one's output is dropped,
     /// and the new one's header must describe the same tracks.
     pub fn input_restarted(&mut self) {

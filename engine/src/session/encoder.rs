@@ -131,7 +131,11 @@ async fn pump(
                 Ok(0) | Err(_) => return Ok(true),
                 Ok(n) => match remux.as_deref_mut() {
                     Some(r) => {
-                        for piece in r.push_live(&buf[..n])? {
+                        let gap = r.piece_gap();
+                        for (n, piece) in r.push_live(&buf[..n])?.into_iter().enumerate() {
+                            if let (true, Some(g)) = (n > 0, gap) {
+                                tokio::time::sleep(g).await;
+                            }
                             outbox.push(Item::Output(piece.bytes, Instant::now()));
                         }
                     }

@@ -38,10 +38,17 @@ pub(super) async fn run(
             },
         };
         counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        for piece in remux.push_live(&chunk)? {
-            if let (true, Some(t)) = (realtime, piece.time_ms) {
-                let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
-                let due = start + std::time::Duration::from_millis((t - t0).max(0) as u64);
+        let gap = remux.piece_gap();
+        for (n, piece) in remux.push_live(&chunk)?.into_iter().enumerate() {
+            let due = match (realtime, piece.time_ms) {
+                (true, Some(t)) => {
+                    let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
+                    Some(start + std::time::Duration::from_millis((t - t0).max(0) as u64))
+                }
+                _ if n > 0 => gap.map(|g| tokio::time::Instant::now() + g),
+                _ => None,
+            };
+            if let Some(due) = due {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
                     _ = &mut given_up => return Ok(()),
