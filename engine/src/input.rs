@@ -94,7 +94,9 @@ pub async fn pump_reader(
 ) -> Result<u64, InputError> {
     let mut total = 0;
     loop {
-        let mut buf = vec![0u8; 64 * 1024];
+        // A recorder chunk's size: a file played live is sent at its pace, and what is read
+        // ahead of that is what waits once the reading is done.
+        let mut buf = vec![0u8; 16 * 1024];
         let n = reader.read(&mut buf).await.map_err(|e| read_err(name, &e))?;
         if n == 0 {
             return Ok(total);

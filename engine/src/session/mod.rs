@@ -90,9 +90,12 @@ impl Summary {
     }
 }
 
-/// Chunks waiting for ffmpeg. Recorder chunks are ~250 ms, so this is a few seconds of media; when
-/// it is full, `push` waits, which slows the producer instead of growing memory.
+/// Chunks waiting to be written or encoded. Recorder chunks are ~250 ms, so this is a few seconds
+/// of media; when it is full, `push` waits, which slows the producer instead of growing memory.
 const QUEUE_CHUNKS: usize = 32;
+/// A file played live is read no further ahead than it is sent: otherwise its last 2 MB (minutes
+/// of sound) would sit in the queue while the CLI already says it is stopping.
+const REALTIME_QUEUE_CHUNKS: usize = 1;
 
 /// Hands recorder chunks to a broadcast: each one is written to the local recording first, then
 /// queued for the encoder. Clones may push from other tasks; the recording keeps queue order.
@@ -186,7 +189,11 @@ impl Session {
     /// moves Connecting → Live, or to Failed with the reason. Push chunks as they come.
     pub fn start(settings: Settings, opts: SessionOptions) -> Result<Session, SessionError> {
         settings.validate()?;
-        let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
+        let queued = match opts.realtime_input {
+            true => REALTIME_QUEUE_CHUNKS,
+            false => QUEUE_CHUNKS,
+        };
+        let (tx, rx) = mpsc::channel(queued);
         let (end_input, ended) = watch::channel(false);
         let rx = Input { rx, ended };
         let (status_tx, status) = watch::channel(Status::default());
