@@ -262,23 +262,21 @@ pub fn args(
     match format {
         MountFormat::WebmVideo => {
             a.push(["-map", "0:v:0?", "-map", "0:a:0?"]);
-            {
-                let vbr = format!("{}k", enc.video_bitrate_kbps);
-                let gop = enc.fps.max(1).to_string();
-                a.push([
-                    "-c:v",
-                    "libvpx",
-                    "-deadline",
-                    "realtime",
-                    "-cpu-used",
-                    "8",
-                    "-b:v",
-                    &vbr,
-                    "-g",
-                    &gop,
-                ]);
-                a.push(opus);
-            }
+            let vbr = format!("{}k", enc.video_bitrate_kbps);
+            let gop = enc.fps.max(1).to_string();
+            a.push([
+                "-c:v",
+                "libvpx",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-b:v",
+                &vbr,
+                "-g",
+                &gop,
+            ]);
+            a.push(opus);
             a.webm();
         }
         MountFormat::WebmAudio | MountFormat::OggOpus => {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
+use super::passthrough::queue_batch;
 use super::{Input, SessionError, SessionOptions};
 use crate::ffmpeg::{self, FfmpegError};
 use crate::format::{self, Container, MountFormat};
@@ -126,23 +127,20 @@ async fn pump(
     let given_up = outbox.given_up();
     tokio::pin!(given_up);
     loop {
-        tokio::select! {
+        let n = tokio::select! {
             read = stdout.read(&mut buf) => match read {
                 Ok(0) | Err(_) => return Ok(true),
-                Ok(n) => match remux.as_deref_mut() {
-                    Some(r) => {
-                        let gap = r.piece_gap();
-                        for (n, piece) in r.push_live(&buf[..n])?.into_iter().enumerate() {
-                            if let (true, Some(g)) = (n > 0, gap) {
-                                tokio::time::sleep(g).await;
-                            }
-                            outbox.push(Item::Output(piece.bytes, Instant::now()));
-                        }
-                    }
-                    None => outbox.push(Item::Output(buf[..n].to_vec(), Instant::now())),
-                },
+                Ok(n) => n,
             },
             _ = &mut given_up => return Ok(false),
+        };
+        match remux.as_deref_mut() {
+            Some(r) => {
+                if !queue_batch(outbox, r, &buf[..n], None, given_up.as_mut()).await? {
+                    return Ok(false);
+                }
+            }
+            None => outbox.push(Item::Output(buf[..n].to_vec(), Instant::now())),
         }
     }
 }

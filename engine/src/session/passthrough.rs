@@ -2,12 +2,14 @@
 //! sent the moment it is complete, as WebM with keyframe-led Clusters or as Ogg Opus pages. No
 //! ffmpeg runs, so nothing waits for an encoder's Cluster or page to fill.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Input, SessionError};
 use crate::link::Counters;
-use crate::media::Remux;
+use crate::media::{MediaError, Remux};
 use crate::outbox::{Item, Outbox};
 
 /// Until the input has ended and all of it is in the outbox, or the sender has given up on the
@@ -24,7 +26,7 @@ pub(super) async fn run(
     tokio::pin!(given_up);
     // A finished file played live goes out at the media's own pace (recorder chunks already
     // arrive at it): block times against the clock since the first block.
-    let mut clock: Option<(tokio::time::Instant, i64)> = None;
+    let mut clock: Clock = None;
     let mut next = Some(head);
     loop {
         let chunk = match next.take() {
@@ -38,24 +40,44 @@ pub(super) async fn run(
             },
         };
         counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        let gap = remux.piece_gap();
-        for (n, piece) in remux.push_live(&chunk)?.into_iter().enumerate() {
-            let due = match (realtime, piece.time_ms) {
-                (true, Some(t)) => {
-                    let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
-                    Some(start + std::time::Duration::from_millis((t - t0).max(0) as u64))
-                }
-                _ if n > 0 => gap.map(|g| tokio::time::Instant::now() + g),
-                _ => None,
-            };
-            if let Some(due) = due {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
-                    _ = &mut given_up => return Ok(()),
-                }
-            }
-            outbox.push(Item::Output(piece.bytes, Instant::now()));
+        let clock = realtime.then_some(&mut clock);
+        if !queue_batch(outbox, &mut remux, &chunk, clock, given_up.as_mut()).await? {
+            return Ok(());
         }
     }
     Ok(remux.finish()?)
+}
+
+/// Where a file played live is: when its first block went out, and that block's time.
+pub(super) type Clock = Option<(tokio::time::Instant, i64)>;
+
+/// Writes what `bytes` completes of the mount's stream into the outbox: the pieces of one batch
+/// `Remux::piece_gap` apart (Ogg pages), or, with a `clock` (a file played live), each at its media
+/// time. False: the sender gave up on the server meanwhile.
+pub(super) async fn queue_batch<F: Future<Output = ()>>(
+    outbox: &Outbox,
+    remux: &mut Remux,
+    bytes: &[u8],
+    mut clock: Option<&mut Clock>,
+    mut given_up: Pin<&mut F>,
+) -> Result<bool, MediaError> {
+    let gap = remux.piece_gap();
+    for (n, piece) in remux.push_live(bytes)?.into_iter().enumerate() {
+        let due = match (clock.as_deref_mut(), piece.time_ms) {
+            (Some(clock), Some(t)) => {
+                let (start, t0) = *clock.get_or_insert((tokio::time::Instant::now(), t));
+                Some(start + std::time::Duration::from_millis((t - t0).max(0) as u64))
+            }
+            _ if n > 0 => gap.map(|g| tokio::time::Instant::now() + g),
+            _ => None,
+        };
+        if let Some(due) = due {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {}
+                _ = &mut given_up => return Ok(false),
+            }
+        }
+        outbox.push(Item::Output(piece.bytes, Instant::now()));
+    }
+    Ok(true)
 }
