@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::format::MountFormat;
+use crate::login::{Answers, Verdict};
 use crate::net::{self, Conn, Endpoint};
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -206,6 +207,34 @@ fn source_request(target: &Target, h: &StreamHeaders) -> Vec<u8> {
 pub struct SourceConnection {
     conn: Conn,
     pub server: Option<String>,
+    /// What the server says after its first answer (see `login`): a refusal may follow a `100`.
+    answers: Answers,
+    refusal: Refusal,
+}
+
+/// How long a `100 Continue` is given to be followed by a refusal before it counts as a login.
+/// Icecast-KH sends its `401` right behind its `100`, in the same moment; the others send nothing.
+pub const LOGIN_SETTLE: Duration = Duration::from_millis(300);
+
+/// Turns a server's refusing answer into the sentence for it; knows what was asked for.
+#[derive(Clone)]
+struct Refusal {
+    server: String,
+    mount: String,
+    content_type: String,
+}
+
+impl Refusal {
+    fn of(&self, head: &net::Head, body: &[u8]) -> IcecastError {
+        match head.status {
+            401 => IcecastError::WrongPassword,
+            403 => classify_403(&self.mount, &self.content_type, &String::from_utf8_lossy(body)),
+            _ => IcecastError::NotIcecast {
+                server: self.server.clone(),
+                answer: format!("{} {}", head.status, head.reason),
+            },
+        }
+    }
 }
 
 /// How long one write may block before the server is taken as gone (a stalled server or network).
@@ -215,14 +244,79 @@ const LINGER: Duration = Duration::from_secs(15);
 
 impl SourceConnection {
     pub async fn send(&mut self, data: &[u8]) -> Result<(), IcecastError> {
+        self.read_answers().await?;
         match tokio::time::timeout(WRITE_TIMEOUT, self.conn.write_all(data)).await {
             Err(_) => Err(IcecastError::ConnectionLost {
                 reason: "the server stopped accepting data".into(),
             }),
-            Ok(Err(e)) => Err(IcecastError::ConnectionLost {
-                reason: crate::plain_io_reason(&e),
-            }),
+            // A server that refused and closed: its answer says why, not the broken pipe.
+            Ok(Err(e)) => Err(self
+                .read_answers()
+                .await
+                .err()
+                .unwrap_or(IcecastError::ConnectionLost {
+                    reason: crate::plain_io_reason(&e),
+                })),
             Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    fn hear(&mut self, bytes: &[u8]) -> Result<(), IcecastError> {
+        let refusal = &self.refusal;
+        match self.answers.feed(bytes, |head, body| refusal.of(head, body)) {
+            Verdict::Accepted => Ok(()),
+            Verdict::Refused(e) => Err(e),
+        }
+    }
+
+    /// Reads whatever the server has sent so far, without waiting for more.
+    async fn read_answers(&mut self) -> Result<(), IcecastError> {
+        let mut buf = [0u8; 2048];
+        loop {
+            let ready = std::future::poll_fn(|cx| {
+                let mut rb = tokio::io::ReadBuf::new(&mut buf);
+                match std::pin::Pin::new(&mut self.conn).poll_read(cx, &mut rb) {
+                    std::task::Poll::Pending => std::task::Poll::Ready(None),
+                    std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+                }
+            })
+            .await;
+            match ready {
+                None => return Ok(()),
+                Some(Ok(0)) => {
+                    return Err(IcecastError::ConnectionLost {
+                        reason: "the server closed the connection".into(),
+                    })
+                }
+                Some(Ok(n)) => self.hear(&buf[..n])?,
+                Some(Err(e)) => {
+                    return Err(IcecastError::ConnectionLost {
+                        reason: crate::plain_io_reason(&e),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Gives the server `wait` to refuse what its `100 Continue` seemed to accept.
+    async fn settle(&mut self, wait: Duration) -> Result<(), IcecastError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut buf = [0u8; 2048];
+        loop {
+            match tokio::time::timeout_at(deadline, self.conn.read(&mut buf)).await {
+                Err(_) => return Ok(()),
+                Ok(Ok(0)) => {
+                    return Err(IcecastError::ConnectionLost {
+                        reason: "the server closed the connection right after the login".into(),
+                    })
+                }
+                Ok(Ok(n)) => self.hear(&buf[..n])?,
+                Ok(Err(e)) => {
+                    return Err(IcecastError::ConnectionLost {
+                        reason: crate::plain_io_reason(&e),
+                    })
+                }
+            }
         }
     }
 
@@ -282,32 +376,43 @@ pub async fn connect_source(
             answer: "no HTTP answer".into(),
         });
     };
-    let server = head.header("server").map(str::to_string);
+    let refusal = Refusal {
+        server: ep.authority(),
+        mount: target.mount.clone(),
+        content_type: headers.content_type.clone(),
+    };
     match head.status {
-        // 100: Icecast 2.4 with Expect; 200: servers that skip the interim answer.
-        100 | 200 => Ok(SourceConnection { conn, server }),
-        401 => Err(IcecastError::WrongPassword),
-        403 => {
-            let body = net::read_body(&mut conn, &head, 4096, Duration::from_secs(2)).await;
-            Err(classify_403(target, headers, &String::from_utf8_lossy(&body)))
+        // 100: Icecast with Expect (a refusal may still follow it); 200: servers that skip the
+        // interim answer.
+        100 | 200 => {
+            let mut source = SourceConnection {
+                conn,
+                server: head.header("server").map(str::to_string),
+                answers: Answers::default(),
+                refusal,
+            };
+            if head.status == 100 {
+                source.settle(LOGIN_SETTLE).await?;
+            }
+            Ok(source)
         }
-        _ => Err(IcecastError::NotIcecast {
-            server: ep.authority(),
-            answer: format!("{} {}", head.status, head.reason),
-        }),
+        _ => {
+            let body = net::read_body(&mut conn, &head, 4096, Duration::from_secs(2)).await;
+            Err(refusal.of(&head, &body))
+        }
     }
 }
 
 /// Icecast gives the reason of a 403 in the body (HTML or plain text), not in the status line.
-fn classify_403(target: &Target, headers: &StreamHeaders, body: &str) -> IcecastError {
+fn classify_403(mount: &str, content_type: &str, body: &str) -> IcecastError {
     let lower = body.to_ascii_lowercase();
     if lower.contains("in use") {
         IcecastError::MountInUse {
-            mount: target.mount.clone(),
+            mount: mount.to_string(),
         }
     } else if lower.contains("content-type") || lower.contains("content type") {
         IcecastError::ContentTypeRefused {
-            content_type: headers.content_type.clone(),
+            content_type: content_type.to_string(),
         }
     } else if lower.contains("too many") {
         IcecastError::TooManySources
@@ -651,15 +756,15 @@ mod tests {
     fn classifies_403_bodies() {
         let h = StreamHeaders::from_settings(&Settings::default());
         assert!(matches!(
-            classify_403(&target(), &h, "<b>Mountpoint in use</b>"),
+            classify_403("/live", &h.content_type, "<b>Mountpoint in use</b>"),
             IcecastError::MountInUse { .. }
         ));
         assert!(matches!(
-            classify_403(&target(), &h, "Content-type not supported"),
+            classify_403("/live", &h.content_type, "Content-type not supported"),
             IcecastError::ContentTypeRefused { .. }
         ));
         assert_eq!(
-            classify_403(&target(), &h, "<p>go away</p>"),
+            classify_403("/live", &h.content_type, "<p>go away</p>"),
             IcecastError::Refusal {
                 reason: "go away".into()
             }

@@ -8,6 +8,7 @@ pub mod icecast;
 pub mod input;
 pub mod link;
 pub mod local_icecast;
+pub mod login;
 pub mod media;
 pub mod net;
 mod outbox;

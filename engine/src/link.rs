@@ -282,12 +282,12 @@ impl Uplink {
                 let conn = task.await.expect("the reconnect task does not panic")?;
                 self.carry.clear();
                 self.carry.extend_from_slice(data);
-                self.resync(conn).await
+                self.resync(conn).await?
             }
             down @ Link::Down(_) => down,
             Link::Resyncing(conn) => {
                 self.carry.extend_from_slice(data);
-                self.resync(conn).await
+                self.resync(conn).await?
             }
         })
     }
@@ -304,10 +304,10 @@ impl Uplink {
     }
 
     /// Back on the server: the header goes first, then the stream from its next resume point.
-    async fn resync(&mut self, mut conn: SourceConnection) -> Link {
+    async fn resync(&mut self, mut conn: SourceConnection) -> Result<Link, IcecastError> {
         let Some(at) = self.resume_at(&self.carry) else {
             self.carry.drain(..format::keep_from(&self.carry));
-            return Link::Resyncing(conn);
+            return Ok(Link::Resyncing(conn));
         };
         let resumed = [&self.header[..], &self.carry[at..]].concat();
         self.carry.clear();
@@ -318,9 +318,11 @@ impl Uplink {
                     .fetch_add(resumed.len() as u64, Ordering::Relaxed);
                 log::info!("reconnected to {}", self.target.listen_url());
                 self.status.send_modify(|s| s.state = State::Live);
-                Link::Up(conn)
+                Ok(Link::Up(conn))
             }
-            Err(e) => self.down(e),
+            // Refused after the login seemed to pass (Icecast-KH's 401 follows its 100).
+            Err(e) if e.is_permanent() => Err(e),
+            Err(e) => Ok(self.down(e)),
         }
     }
 

@@ -223,7 +223,7 @@ pub async fn read_head(conn: &mut Conn) -> std::io::Result<Option<Head>> {
     Ok(parse_head(&buf))
 }
 
-fn parse_head(buf: &[u8]) -> Option<Head> {
+pub(crate) fn parse_head(buf: &[u8]) -> Option<Head> {
     let text = String::from_utf8_lossy(buf);
     let mut lines = text.lines();
     let status_line = lines.next()?;

@@ -11,6 +11,7 @@ mod formats;
 mod metadata;
 mod reconnect;
 mod recording;
+mod replayed_servers;
 mod secrets;
 mod slow_network;
 mod stats;
