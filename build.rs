@@ -5,6 +5,8 @@ const COMMANDS: &[&str] = &[
     "load_settings",
     "save_settings",
     "test_connection",
+    "trust_certificate",
+    "forget_certificate",
     "try_local_server",
     "go_live",
     "push_chunk",

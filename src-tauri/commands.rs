@@ -2,6 +2,7 @@
 
 use icecream_engine::icecast::{self, Check, StreamHeaders, Target};
 use icecream_engine::settings::Problem;
+use icecream_engine::tls::Fingerprint;
 use icecream_engine::{LocalIcecast, LocalOptions, MountFormat, Secret, Settings, Share, Status};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -171,6 +172,29 @@ pub async fn test_connection(
         &StreamHeaders::from_settings(&settings),
     )
     .await)
+}
+
+/// "Trust this certificate": the server's own certificate, by the fingerprint the person was shown,
+/// kept at once for its host and port (it changes nothing else in the saved settings).
+#[tauri::command]
+pub async fn trust_certificate(
+    state: State<'_, AppState>,
+    host: String,
+    port: u16,
+    sha256: Fingerprint,
+) -> Answer<SettingsView> {
+    let mut settings = state.store().settings()?;
+    settings.trust_certificate(&host, port, sha256);
+    state.store().save(&settings, None)?;
+    settings_view(&state).await
+}
+
+#[tauri::command]
+pub async fn forget_certificate(state: State<'_, AppState>, host: String, port: u16) -> Answer<SettingsView> {
+    let mut settings = state.store().settings()?;
+    settings.forget_certificate(&host, port);
+    state.store().save(&settings, None)?;
+    settings_view(&state).await
 }
 
 /// "Try it on this computer": a private Icecast on 127.0.0.1, saved as the server to use.

@@ -69,6 +69,8 @@ fn main() {
             commands::load_settings,
             commands::save_settings,
             commands::test_connection,
+            commands::trust_certificate,
+            commands::forget_certificate,
             commands::try_local_server,
             commands::go_live,
             commands::push_chunk,

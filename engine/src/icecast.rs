@@ -12,6 +12,7 @@ use crate::login::{Answers, Verdict};
 use crate::net::{self, Conn, Endpoint};
 use crate::secret::Secret;
 use crate::settings::Settings;
+use crate::tls::{CertificateOffer, Fingerprint};
 
 /// Everything that can go wrong talking to the server, each in words a broadcaster can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,11 +27,48 @@ pub enum IcecastError {
     TimedOut { server: String },
     #[error("The connection to {server} failed: {reason}.")]
     Network { server: String, reason: String },
-    #[error(
-        "A secure (TLS) connection to {host} could not be made: {reason}. Check that the server uses \
-         TLS on this port, or turn TLS off."
-    )]
+    #[error("A secure (TLS) connection to {host} could not be made: {reason}.")]
     Tls { host: String, reason: String },
+    #[error(
+        "The server at {server} does not answer with a secure (TLS) connection on this port. Check the \
+         port: Icecast serves TLS on a port of its own, which the server's owner can tell you."
+    )]
+    NotTls { server: String },
+    #[error(
+        "The certificate of {host} is not signed by an authority this computer trusts: the server made \
+         it itself, or it comes from a private authority. If this is your server, compare its SHA-256 \
+         fingerprint with the one the server's owner gives you, then trust it: {sha256}"
+    )]
+    UntrustedCertificate {
+        host: String,
+        port: u16,
+        sha256: Fingerprint,
+    },
+    #[error(
+        "The certificate of {host} is not the one you trusted. Trusted: {trusted}. Presented now: \
+         {presented}. If the server's owner replaced it, trust the new one; if not, someone may be \
+         intercepting the connection, so do not go on."
+    )]
+    CertificateChanged {
+        host: String,
+        trusted: Fingerprint,
+        presented: Fingerprint,
+    },
+    #[error(
+        "The certificate of {host} is made out for {}, not for {host}. Enter the server's name as \
+         its certificate gives it in Settings, or ask the server's owner for a certificate that names {host}.",
+        if names.is_empty() { "another name" } else { names.as_str() }
+    )]
+    CertificateWrongHost { host: String, names: String },
+    #[error(
+        "The certificate of {host} has expired. Ask the server's owner to renew it; if it was renewed, \
+         check that this computer's date and time are right."
+    )]
+    CertificateExpired { host: String },
+    #[error(
+        "The certificate of {host} is not valid yet. Check that this computer's date and time are right."
+    )]
+    CertificateNotYetValid { host: String },
     #[error(
         "The server refused the username or password. Check the source username (usually \"source\") \
          and the password in Settings."
@@ -79,8 +117,26 @@ impl IcecastError {
                 | IcecastError::NotIcecast { .. }
                 | IcecastError::HostNotFound { .. }
                 | IcecastError::Tls { .. }
+                | IcecastError::NotTls { .. }
+                | IcecastError::UntrustedCertificate { .. }
+                | IcecastError::CertificateChanged { .. }
+                | IcecastError::CertificateWrongHost { .. }
+                | IcecastError::CertificateExpired { .. }
+                | IcecastError::CertificateNotYetValid { .. }
                 | IcecastError::NowPlayingUnsupported { .. }
         )
+    }
+
+    /// The server's own certificate, when trusting it would let the connection through.
+    pub fn certificate_offer(&self) -> Option<CertificateOffer> {
+        match self {
+            IcecastError::UntrustedCertificate { host, port, sha256 } => Some(CertificateOffer {
+                host: host.clone(),
+                port: *port,
+                sha256: *sha256,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -101,6 +157,7 @@ impl Target {
                 host: s.server.host.trim().to_string(),
                 port: s.server.port as u16,
                 tls: s.server.tls,
+                pin: s.pin_for(s.server.host.trim(), s.server.port as u16),
             },
             mount: s.mount(),
             username: s.server.username.clone(),
@@ -212,9 +269,11 @@ pub struct SourceConnection {
     refusal: Refusal,
 }
 
-/// How long a `100 Continue` is given to be followed by a refusal before it counts as a login.
-/// Icecast-KH sends its `401` right behind its `100`, in the same moment; the others send nothing.
-pub const LOGIN_SETTLE: Duration = Duration::from_millis(300);
+/// How long a login's first answer is given to be followed by a refusal before it counts.
+/// Icecast-KH sends its `401` right behind its `100`, in the same moment, and its `200` (which
+/// tells it apart, see `link::KH_VOID`) about 0.2 s after; Liquidsoap's harbor closes right after
+/// its `200` when the mount is taken; the others send nothing more.
+pub const LOGIN_SETTLE: Duration = Duration::from_millis(500);
 
 /// Turns a server's refusing answer into the sentence for it; knows what was asked for.
 #[derive(Clone)]
@@ -228,7 +287,13 @@ impl Refusal {
     fn of(&self, head: &net::Head, body: &[u8]) -> IcecastError {
         match head.status {
             401 => IcecastError::WrongPassword,
-            403 => classify_403(&self.mount, &self.content_type, &String::from_utf8_lossy(body)),
+            // Icecast gives the reason in the body; Icecast-KH in the status line ("403 Mountpoint
+            // in use", "403 too many streams connected") with an empty body.
+            403 => classify_403(
+                &self.mount,
+                &self.content_type,
+                &format!("{} {}", head.reason, String::from_utf8_lossy(body)),
+            ),
             _ => IcecastError::NotIcecast {
                 server: self.server.clone(),
                 answer: format!("{} {}", head.status, head.reason),
@@ -259,6 +324,12 @@ impl SourceConnection {
                 })),
             Ok(Ok(())) => Ok(()),
         }
+    }
+
+    /// The server answered as Icecast-KH does: its listeners of WebM mounts get 4 KiB of stray
+    /// bytes after the stream header (see `link`).
+    pub fn is_icecast_kh(&self) -> bool {
+        self.answers.icecast_kh || self.server.as_deref().is_some_and(|s| s.contains("-kh"))
     }
 
     fn hear(&mut self, bytes: &[u8]) -> Result<(), IcecastError> {
@@ -305,9 +376,11 @@ impl SourceConnection {
         loop {
             match tokio::time::timeout_at(deadline, self.conn.read(&mut buf)).await {
                 Err(_) => return Ok(()),
+                // Liquidsoap's harbor answers a source for a mount another one holds with `200 OK`
+                // and a close.
                 Ok(Ok(0)) => {
-                    return Err(IcecastError::ConnectionLost {
-                        reason: "the server closed the connection right after the login".into(),
+                    return Err(IcecastError::MountInUse {
+                        mount: self.refusal.mount.clone(),
                     })
                 }
                 Ok(Ok(n)) => self.hear(&buf[..n])?,
@@ -322,10 +395,14 @@ impl SourceConnection {
 
     /// Ends the stream: everything written is flushed, then the connection closes and the server
     /// releases the mount.
+    ///
+    /// The end is a bare TCP end, also under TLS, without TLS's close_notify: Icecast 2.4.4 takes
+    /// a close_notify for "no data yet" and keeps the mount (and the broadcast's ghost on it) for
+    /// as long as it runs, while a TCP end it sees as the end of the stream.
     pub async fn close(mut self) -> Result<(), IcecastError> {
         let result = tokio::time::timeout(WRITE_TIMEOUT, async {
             self.conn.flush().await?;
-            self.conn.shutdown().await
+            socket2::SockRef::from(self.conn.tcp()).shutdown(std::net::Shutdown::Write)
         })
         .await;
         // Wait for the server to close its side: closing ours while it still has something to
@@ -391,9 +468,7 @@ pub async fn connect_source(
                 answers: Answers::default(),
                 refusal,
             };
-            if head.status == 100 {
-                source.settle(LOGIN_SETTLE).await?;
-            }
+            source.settle(LOGIN_SETTLE).await?;
             Ok(source)
         }
         _ => {
@@ -448,6 +523,9 @@ pub struct Check {
     pub what: &'static str,
     pub ok: Option<bool>,
     pub message: String,
+    /// The server's own certificate, which the person may choose to trust.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateOffer>,
 }
 
 /// Logs in without sending media and leaves at once: a PUT answered `100 Continue` followed by a
@@ -463,6 +541,12 @@ pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Ch
             | IcecastError::TimedOut { .. }
             | IcecastError::Network { .. }
             | IcecastError::Tls { .. }
+            | IcecastError::NotTls { .. }
+            | IcecastError::UntrustedCertificate { .. }
+            | IcecastError::CertificateChanged { .. }
+            | IcecastError::CertificateWrongHost { .. }
+            | IcecastError::CertificateExpired { .. }
+            | IcecastError::CertificateNotYetValid { .. }
             | IcecastError::NotIcecast { .. } => Some(false),
             _ => Some(true),
         },
@@ -482,6 +566,7 @@ pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Ch
     let mut checks = vec![Check {
         what: "server",
         ok: reached,
+        certificate: result.as_ref().err().and_then(|e| e.certificate_offer()),
         message: match reached {
             Some(true) => format!("The server at {server} answers as Icecast."),
             _ => failure.clone().unwrap_or_default(),
@@ -490,6 +575,7 @@ pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Ch
     checks.push(Check {
         what: "credentials",
         ok: creds,
+        certificate: None,
         message: match creds {
             Some(true) => "The username and password are right.".into(),
             Some(false) => failure.clone().unwrap_or_default(),
@@ -499,6 +585,7 @@ pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Ch
     checks.push(Check {
         what: "mount",
         ok: mount_ok,
+        certificate: None,
         message: match mount_ok {
             Some(true) => format!(
                 "The mount {} is free and accepts {}.",
@@ -526,18 +613,42 @@ pub struct NowPlaying {
     pub title: String,
     /// What the server shows, when that is not exactly the title.
     pub shown_as: Option<String>,
+    /// The server's name and version as its status page gives them ("Icecast 2.5.0-rc2").
+    pub server: Option<String>,
 }
 
 impl NowPlaying {
-    /// Plain advice when the server altered the title, else None.
+    /// Plain advice when the server altered the title or took it in a way it calls outdated,
+    /// else None.
     pub fn advice(&self) -> Option<String> {
-        self.shown_as.as_ref().map(|shown| {
-            format!(
-                "The server shows the title as \"{shown}\": it stores titles as Latin-1 on this mount. \
+        let mut notes = Vec::new();
+        if let Some(shown) = &self.shown_as {
+            // Icecast writes what the mount's charset lacks as character codes ("&#8211;"), which
+            // players show as they are.
+            let codes = if shown.contains("&#") {
+                " and writes the characters Latin-1 lacks as codes, which players show as they are"
+            } else {
+                ""
+            };
+            notes.push(format!(
+                "The server shows the title as \"{shown}\": it stores titles as Latin-1 on this mount{codes}. \
                  Ask its owner to add <charset>UTF-8</charset> to the mount's settings to show every \
                  character."
-            )
-        })
+            ));
+        }
+        if self
+            .server
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Icecast 2.5"))
+        {
+            notes.push(
+                "Icecast 2.5 shows the title, and marks the stream in its admin pages for the way it \
+                 was set (\"legacy metadata\"): 2.5 expects titles inside the stream, which Icecream \
+                 does not send yet. Listeners are not affected."
+                    .into(),
+            );
+        }
+        (!notes.is_empty()).then(|| notes.join(" "))
     }
 }
 
@@ -584,6 +695,10 @@ pub async fn set_now_playing(
         Some(s) => Ok(NowPlaying {
             title: title.to_string(),
             shown_as: (s != title).then_some(s),
+            server: match fetch_status(&target.endpoint).await {
+                Ok(doc) => doc["icestats"]["server_id"].as_str().map(str::to_string),
+                Err(_) => None,
+            },
         }),
     }
 }
@@ -727,11 +842,34 @@ mod tests {
                 host: "localhost".into(),
                 port: 8000,
                 tls: false,
+                pin: None,
             },
             mount: "/live".into(),
             username: "source".into(),
             password: Secret::new("hackme"),
         }
+    }
+
+    #[test]
+    fn icecast_25_is_told_apart_in_the_advice() {
+        let mut shown = NowPlaying {
+            title: "Café – 東京".into(),
+            shown_as: Some("Café &#8211; &#26481;&#20140;".into()),
+            server: Some("Icecast 2.5.0-rc2".into()),
+        };
+        let advice = shown.advice().unwrap();
+        assert!(
+            advice.contains("writes the characters Latin-1 lacks as codes"),
+            "{advice}"
+        );
+        assert!(advice.contains("<charset>UTF-8</charset>"), "{advice}");
+        assert!(
+            advice.ends_with("which Icecream does not send yet. Listeners are not affected."),
+            "{advice}"
+        );
+        shown.shown_as = None;
+        shown.server = Some("Icecast 2.4.4".into());
+        assert_eq!(shown.advice(), None);
     }
 
     #[test]

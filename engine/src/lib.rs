@@ -19,6 +19,7 @@ pub mod session;
 pub mod settings;
 pub mod share;
 pub mod status;
+pub mod tls;
 
 pub use ffmpeg::{Ffmpeg, FfmpegError};
 pub use format::{Container, MountFormat};

@@ -33,6 +33,14 @@ pub(crate) struct Counters {
     pub live_since: std::sync::OnceLock<Instant>,
 }
 
+/// Icecast-KH (kh22, and the newest source read) sends each new listener of a WebM mount the
+/// stream header, then 4096 bytes of uninitialised memory, then Clusters: format_ebml.c gives the
+/// listener a fresh 4 KiB buffer, which its intro-file code then sends as if it held an intro.
+/// Players fail on those bytes. A header that ends in a Void element declaring 4096 bytes makes
+/// them its payload, which players skip. Only for KH: on any other server the Void would swallow
+/// the first 4 KiB of the first Cluster.
+const KH_VOID: [u8; 3] = [0xEC, 0x50, 0x00];
+
 /// How long to wait before reconnect attempt `n` (1-based): 0.5 s doubling to 10 s, with jitter so
 /// that many sources cut off together do not all come back at once.
 fn backoff(attempt: u32) -> Duration {
@@ -246,17 +254,31 @@ impl Uplink {
             }
             None => data.to_vec(),
         };
+        let mut data = data;
         if !self.header_done {
+            let before = self.header.len();
             self.header.extend_from_slice(&data);
             if let Some(end) = format::header_end(self.format, &self.header) {
                 self.header.truncate(end);
                 self.header_done = true;
                 self.video_track = format::webm_video_track(&self.header);
+                if self.kh_webm() && end >= before {
+                    log::info!(
+                        "the server is Icecast-KH: the WebM header ends in a Void for its stray bytes"
+                    );
+                    data.splice(end - before..end - before, KH_VOID);
+                    self.header.extend_from_slice(&KH_VOID);
+                }
             }
         }
         let link = self.link.take().expect("the link is put back after every step");
         self.link = Some(self.step(link, &data).await?);
         Ok(())
+    }
+
+    fn kh_webm(&self) -> bool {
+        matches!(self.format, MountFormat::WebmVideo | MountFormat::WebmAudio)
+            && matches!(&self.link, Some(Link::Up(c)) if c.is_icecast_kh())
     }
 
     async fn step(&mut self, link: Link, data: &[u8]) -> Result<Link, IcecastError> {

@@ -34,10 +34,14 @@ pub struct LocalOptions {
     pub max_sources: Option<u32>,
     /// Bytes a joining listener gets at once from before it joined (Icecast's default: 65535).
     pub burst_size: Option<u32>,
+    /// Also serve TLS on a port of its own, with this certificate and its key in one PEM file.
+    pub tls_certificate: Option<PathBuf>,
 }
 
 pub struct LocalIcecast {
     pub port: u16,
+    /// The TLS port, when `tls_certificate` was given.
+    pub tls_port: Option<u16>,
     pub source_password: Secret,
     pub admin_password: Secret,
     dir: PathBuf,
@@ -85,6 +89,7 @@ fn xml_escape(s: &str) -> String {
 
 struct Config<'a> {
     port: u16,
+    tls_port: Option<u16>,
     source_password: &'a str,
     admin_password: &'a str,
     share: &'a Path,
@@ -123,11 +128,12 @@ impl Config<'_> {
   </authentication>
   <hostname>127.0.0.1</hostname>
   <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  {tls_socket}
   {mounts}
   <fileserve>1</fileserve>
   <paths>
     <basedir>{share}</basedir><logdir>{dir}</logdir>
-    <webroot>{share}/web</webroot><adminroot>{share}/admin</adminroot>
+    <webroot>{share}/web</webroot><adminroot>{share}/admin</adminroot>{certificate}
   </paths>
   <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>
   <security><chroot>0</chroot></security>
@@ -138,6 +144,19 @@ impl Config<'_> {
             source = xml_escape(self.source_password),
             admin = xml_escape(self.admin_password),
             port = self.port,
+            tls_socket = match self.tls_port {
+                Some(p) => format!(
+                    "<listen-socket><port>{p}</port><bind-address>127.0.0.1</bind-address><ssl>1</ssl></listen-socket>"
+                ),
+                None => String::new(),
+            },
+            certificate = match &self.opts.tls_certificate {
+                Some(pem) => format!(
+                    "<ssl-certificate>{}</ssl-certificate>",
+                    xml_escape(&pem.display().to_string())
+                ),
+                None => String::new(),
+            },
             share = xml_escape(&self.share.display().to_string()),
             dir = xml_escape(&self.dir.display().to_string()),
         )
@@ -172,10 +191,15 @@ impl LocalIcecast {
         // A port picked free can be taken by someone else before Icecast binds it: try again.
         for _ in 0..5 {
             let port = free_port().map_err(files)?;
+            let tls_port = match opts.tls_certificate {
+                Some(_) => Some(free_port().map_err(files)?),
+                None => None,
+            };
             let (source_password, admin_password) = (random_password(), random_password());
             let conf = dir.join("icecast.xml");
             let text = Config {
                 port,
+                tls_port,
                 source_password: &source_password,
                 admin_password: &admin_password,
                 share: &share,
@@ -187,6 +211,7 @@ impl LocalIcecast {
             let child = spawn(&binary, &conf, dir).map_err(files)?;
             let mut ice = LocalIcecast {
                 port,
+                tls_port,
                 source_password: Secret::new(source_password),
                 admin_password: Secret::new(admin_password),
                 dir: dir.to_path_buf(),
@@ -246,7 +271,18 @@ impl LocalIcecast {
             host: "127.0.0.1".into(),
             port: self.port,
             tls: false,
+            pin: None,
         }
+    }
+
+    /// The TLS port's endpoint (trusting only what the system trusts), when it has one.
+    pub fn tls_endpoint(&self) -> Option<Endpoint> {
+        Some(Endpoint {
+            host: "localhost".into(),
+            port: self.tls_port?,
+            tls: true,
+            pin: None,
+        })
     }
 
     pub fn pid(&self) -> u32 {

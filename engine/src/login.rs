@@ -28,6 +28,16 @@ pub struct Answers {
     buf: Vec<u8>,
     /// Set once a refusal has been read: later bytes are its body, not new answers.
     refused: Option<IcecastError>,
+    /// The server answered as Icecast-KH does (see `is_icecast_kh`).
+    pub icecast_kh: bool,
+}
+
+/// Icecast-KH's `200 OK` to a source carries its default headers, among them PHP's old
+/// `Expires` date; newer KH builds name themselves ("Icecast 2.4.0-kh23") in `Server`. No other
+/// server measured sends either.
+pub fn is_icecast_kh(head: &Head) -> bool {
+    head.header("expires") == Some("Thu, 19 Nov 1981 08:52:00 GMT")
+        || head.header("server").is_some_and(|s| s.contains("-kh"))
 }
 
 /// A server that sends more than this after the login is not answering a login any more.
@@ -53,6 +63,7 @@ impl Answers {
                 self.buf.clear();
                 return Verdict::Accepted;
             };
+            self.icecast_kh |= is_icecast_kh(&head);
             match head.status {
                 100 | 200 => {
                     let body = head
@@ -115,9 +126,14 @@ mod tests {
     #[test]
     fn icecast_kh_200_after_the_first_bytes_is_a_login() {
         let mut a = Answers::default();
-        let ok = b"HTTP/1.1 200 OK\r\nServer: Icecast 2.4.0-kh22\r\nContent-Length: 0\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nServer: Icecast\r\nExpires: Thu, 19 Nov 1981 08:52:00 GMT\r\n\
+                   Content-Length: 0\r\n\r\n";
         assert_eq!(a.feed(ok, refuse), Verdict::Accepted);
         assert!(a.buf.is_empty());
+        assert!(a.icecast_kh);
+        let mut plain = Answers::default();
+        plain.feed(b"HTTP/1.0 200 OK\r\n\r\n", refuse);
+        assert!(!plain.icecast_kh, "Icecast 2.4.4's bare 200 is not KH's");
     }
 
     #[test]

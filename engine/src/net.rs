@@ -1,23 +1,38 @@
-//! Reaching the server: TCP or TLS (rustls, with the Mozilla root set so it behaves the same on every
-//! OS), and a minimal HTTP/1.0 GET for the few admin and status requests Icecast answers.
+//! Reaching the server: TCP or TLS (rustls, trusting what the operating system trusts plus any
+//! certificate the person trusted for this server; see `tls`), and a minimal HTTP/1.0 GET for the
+//! few admin and status requests Icecast answers.
 //!
 //! A full HTTP client crate would not help with the source connection itself (an endless PUT body
 //! after `100 Continue`), so the same small transport serves both.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::icecast::IcecastError;
+use crate::tls::{self, Fingerprint};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// About a second of 1 Mbit/s video; the kernel doubles it for its own bookkeeping.
 const SEND_BUFFER: usize = 128 * 1024;
 
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {
+    /// The TCP connection underneath, for what only the socket can do.
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Io for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Io for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
 
 pub type Conn = Box<dyn Io>;
 
@@ -27,6 +42,8 @@ pub struct Endpoint {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// The server's own certificate, trusted by the person by its fingerprint.
+    pub pin: Option<Fingerprint>,
 }
 
 impl Endpoint {
@@ -42,24 +59,6 @@ impl Endpoint {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.authority())
     }
-}
-
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
 }
 
 /// Whether the server accepts TCP connections now (no request is sent). Cheap enough to ask twice a
@@ -137,19 +136,13 @@ pub async fn connect(ep: &Endpoint) -> Result<Conn, IcecastError> {
         host: ep.host.clone(),
         reason: "the host name is not valid for TLS".into(),
     })?;
-    let connector = tokio_rustls::TlsConnector::from(tls_config());
+    let connector = tokio_rustls::TlsConnector::from(tls::client_config(ep.pin));
     match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
         // A plain HTTP server (Icecast included) waits silently for a request it never gets.
-        Err(_) => Err(IcecastError::Tls {
-            host: ep.host.clone(),
-            reason: "the server did not answer the secure handshake, so it probably does not use TLS on \
-                     this port"
-                .into(),
+        Err(_) => Err(IcecastError::NotTls {
+            server: ep.authority(),
         }),
-        Ok(Err(e)) => Err(IcecastError::Tls {
-            host: ep.host.clone(),
-            reason: tls_reason(&e),
-        }),
+        Ok(Err(e)) => Err(tls::classify(&ep.host, ep.port, ep.pin, &e)),
         Ok(Ok(s)) => Ok(Box::new(s)),
     }
 }
@@ -167,21 +160,6 @@ fn connect_error(ep: &Endpoint, e: &std::io::Error) -> IcecastError {
             server: ep.authority(),
             reason: crate::plain_io_reason(e),
         },
-    }
-}
-
-fn tls_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    if text.contains("UnknownIssuer") {
-        "its certificate is not signed by a known authority".into()
-    } else if text.contains("NotValidForName") {
-        "its certificate is for a different host name".into()
-    } else if text.contains("Expired") {
-        "its certificate has expired".into()
-    } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
-        "it does not speak TLS on this port".into()
-    } else {
-        text
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::MountFormat;
 use crate::secret::Secret;
+use crate::tls::{Fingerprint, TrustedCertificate};
 
 /// Bumped when a field changes meaning; older files are upgraded on load.
 pub const SETTINGS_VERSION: u32 = 1;
@@ -22,6 +23,8 @@ pub struct Settings {
     pub stream: StreamInfo,
     pub encoding: EncodingSettings,
     pub recording: RecordingSettings,
+    /// Servers' own certificates the person chose to trust, by host and port (see `tls`).
+    pub trusted_certificates: Vec<TrustedCertificate>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -87,6 +90,7 @@ impl Default for Settings {
             stream: StreamInfo::default(),
             encoding: EncodingSettings::default(),
             recording: RecordingSettings::default(),
+            trusted_certificates: Vec::new(),
         }
     }
 }
@@ -170,6 +174,29 @@ pub enum SettingsFileError {
 }
 
 impl Settings {
+    /// The certificate trusted for this host and port, if any.
+    pub fn pin_for(&self, host: &str, port: u16) -> Option<Fingerprint> {
+        self.trusted_certificates
+            .iter()
+            .find(|t| t.host.eq_ignore_ascii_case(host) && t.port == port)
+            .map(|t| t.sha256)
+    }
+
+    /// Trusts `sha256` for this host and port, in place of any certificate trusted for it before.
+    pub fn trust_certificate(&mut self, host: &str, port: u16, sha256: Fingerprint) {
+        self.forget_certificate(host, port);
+        self.trusted_certificates.push(TrustedCertificate {
+            host: host.to_string(),
+            port,
+            sha256,
+        });
+    }
+
+    pub fn forget_certificate(&mut self, host: &str, port: u16) {
+        self.trusted_certificates
+            .retain(|t| !(t.host.eq_ignore_ascii_case(host) && t.port == port));
+    }
+
     /// The mount the source connects to, with the per-user part applied.
     pub fn mount(&self) -> String {
         let s = &self.server;

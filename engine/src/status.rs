@@ -36,14 +36,19 @@ pub struct Status {
     pub uptime_secs: u64,
     pub bytes_sent: u64,
     pub bitrate_kbps: f64,
-    /// None until the server's status page has been read once.
+    /// None until the server's status page has been read once, and for as long as it cannot be.
     pub listeners: Option<u32>,
+    /// The server has no status page (Liquidsoap's `input.harbor`, say): the listener count stays
+    /// unknown for this broadcast, and is not asked for again.
+    pub listeners_not_reported: bool,
     /// The local recording's file, once it exists.
     pub recording: Option<String>,
     /// Seconds of the stream dropped because the network could not carry it in time.
     pub skipped_secs: u64,
     /// Why the local recording stopped (a full disk, say); the broadcast goes on without it.
     pub recording_problem: Option<String>,
+    /// When the broadcast failed on a certificate the person could choose to trust: which one.
+    pub certificate: Option<crate::tls::CertificateOffer>,
 }
 
 impl Default for Status {
@@ -54,9 +59,11 @@ impl Default for Status {
             bytes_sent: 0,
             bitrate_kbps: 0.0,
             listeners: None,
+            listeners_not_reported: false,
             recording: None,
             skipped_secs: 0,
             recording_problem: None,
+            certificate: None,
         }
     }
 }
@@ -82,7 +89,8 @@ impl Status {
         let listeners = match self.listeners {
             Some(1) => "1 listener".to_string(),
             Some(n) => format!("{n} listeners"),
-            None => "listeners: ?".to_string(),
+            // Unknown: not read yet, or a server that does not say. Never a guess.
+            None => "listeners: —".to_string(),
         };
         let skipped = match self.skipped_secs {
             0 => String::new(),
@@ -161,6 +169,34 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["state"], "live");
         assert_eq!(json["listeners"], 3);
+    }
+
+    #[test]
+    fn unknown_listener_count_is_a_dash() {
+        let s = Status {
+            state: State::Live,
+            uptime_secs: 5,
+            bytes_sent: 80_000,
+            bitrate_kbps: 128.0,
+            listeners: None,
+            listeners_not_reported: true,
+            ..Status::default()
+        };
+        assert_eq!(s.line(), "LIVE 00:00:05 · 80.0 kB sent · 128 kbps · listeners: —");
+        assert!(!s.line().contains('?'));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["listeners"], serde_json::Value::Null);
+        assert_eq!(json["listeners_not_reported"], true);
+        // Before the first answer too: a dash, not a question mark.
+        let connecting_then_live = Status {
+            state: State::Live,
+            ..Status::default()
+        };
+        assert!(connecting_then_live.line().ends_with(" · listeners: —"));
+        assert_eq!(
+            serde_json::to_value(&connecting_then_live).unwrap()["listeners_not_reported"],
+            false
+        );
     }
 
     #[test]

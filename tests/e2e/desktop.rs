@@ -233,6 +233,15 @@ impl App {
     }
 
     pub async fn click(&self, css: &str) {
+        // Scrolled to first, as a person scrolls: WebKitWebDriver does not scroll a modal dialog's
+        // overflow by itself.
+        let _ = self
+            .client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+                vec![css.into()],
+            )
+            .await;
         self.el(css)
             .await
             .click()

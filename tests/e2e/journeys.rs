@@ -723,3 +723,168 @@ async fn sigterm_stops_the_broadcast_cleanly_before_the_app_goes() {
     );
     drop(app);
 }
+
+/// A certificate the server made itself, for localhost (openssl, as a server's owner would make
+/// one): the PEM Icecast reads (certificate and key) and its SHA-256 fingerprint as shown.
+fn own_certificate(dir: &Path) -> (PathBuf, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let pem = dir.join("server.pem");
+    let both = [std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap()].concat();
+    std::fs::write(&pem, both).unwrap();
+    let fp = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&fp.stdout);
+    let sha256 = text.trim().rsplit('=').next().unwrap().to_string();
+    (pem, sha256)
+}
+
+#[tokio::test]
+async fn trusts_a_servers_own_certificate_and_goes_live() {
+    let one = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::Builder::new()
+        .prefix("icecream-e2e-tls-")
+        .tempdir()
+        .unwrap();
+    let (pem, sha256) = own_certificate(dir.path());
+    let opts = LocalOptions {
+        tls_certificate: Some(pem),
+        ..Default::default()
+    };
+    let ice = LocalIcecast::start(&dir.path().join("icecast"), &opts)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = ice.tls_port.unwrap();
+    let (screen, home) = (Screen::start(), Home::new());
+    let app = App::launch(&screen, &home).await;
+
+    app.click("#open-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
+        "Settings to open",
+    )
+    .await;
+    app.type_into("host", "localhost").await;
+    app.type_into("port", &port.to_string()).await;
+    app.click("#settings-form [name=\"tls\"]").await;
+    app.type_into("mount", "/tls.mp3").await;
+    app.type_into("password", ice.source_password.expose()).await;
+    if app.el("#advanced").await.attr("open").await.unwrap().is_none() {
+        app.click("#advanced summary").await;
+    }
+    app.choose("format", "mp3").await;
+    app.click("#save-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
+        "Settings to close",
+    )
+    .await;
+    app.click("#audio-only").await;
+
+    // Go live: refused, the sentence with the fingerprint, and the offer to trust it.
+    app.click("#golive").await;
+    let status = app.wait_status("Stopped:").await;
+    assert_eq!(
+        status,
+        format!(
+            "Stopped: {}",
+            icecream_engine::IcecastError::UntrustedCertificate {
+                host: "localhost".into(),
+                port,
+                sha256: sha256.parse().unwrap(),
+            }
+        )
+    );
+    assert!(status.contains(&sha256), "the fingerprint is shown: {status}");
+    app.wait_for(
+        || async {
+            app.client
+                .find(fantoccini::Locator::Css("#notice .trust-certificate"))
+                .await
+                .is_ok()
+        },
+        "the offer to trust the certificate",
+    )
+    .await;
+    // The screen shows what the page drew a moment ago.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    screen.screenshot(&artifacts().join("trust-certificate.png"));
+    app.click("#notice .trust-certificate").await;
+    app.wait_for(
+        || async { app.text("#notice").await.contains("is trusted from now on") },
+        "the certificate to be trusted",
+    )
+    .await;
+
+    // Live through TLS, and a listener hears it.
+    let listener = go_live_and_listen(&app, &ice, "/tls.mp3").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let file = home.dir.path().join("heard-tls.mp3");
+    listener.heard(&app, &file).await;
+    assert!(decoded_seconds(&file) >= 1.0);
+
+    // Settings lists the pin, and can forget it; Test connection then offers it again.
+    app.click("#open-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
+        "Settings to open",
+    )
+    .await;
+    let listed = app.text("#trusted-list").await;
+    assert!(
+        listed.contains(&format!("localhost:{port}")) && listed.contains(&sha256),
+        "the pin is listed: {listed}"
+    );
+    app.click("#trusted-list button").await;
+    app.wait_for(
+        || async {
+            app.el("#trusted-certificates")
+                .await
+                .attr("hidden")
+                .await
+                .unwrap()
+                .is_some()
+        },
+        "the pin to be forgotten",
+    )
+    .await;
+    app.click("#test-connection").await;
+    app.wait_for(
+        || async {
+            app.client
+                .find(fantoccini::Locator::Css("#test-results .trust-certificate"))
+                .await
+                .is_ok()
+        },
+        "Test connection to offer the certificate",
+    )
+    .await;
+    app.click("#test-results .trust-certificate").await;
+    app.wait_for(
+        || async { app.text("#settings-message").await == "The server accepts this broadcast." },
+        "Test connection to pass once trusted",
+    )
+    .await;
+    assert!(app.text("#trusted-list").await.contains(&sha256));
+    app.quit().await;
+    drop(one);
+}

@@ -3,7 +3,8 @@ import { call, Channel, ChunkLane, errorText } from './ipc.js';
 import { startRecorder, CaptureError } from './capture.js';
 import { startWebCodecs } from './webcodecs.js';
 import { capturePath } from './capture-path.js';
-import { showNotice, clearNotice } from './notice.js';
+import { showNotice, clearNotice, noticeAction } from './notice.js';
+import { trustButton } from './certificates.js';
 
 function clock(secs) {
   const p = (n) => String(n).padStart(2, '0');
@@ -35,7 +36,8 @@ export function statusText(s) {
 
 export class LivePanel {
   /**
-   * app: { settings(): view, audioOnly(): bool, capture: Capture, onLive(share, format), onEnded() }
+   * app: { settings(): view, audioOnly(): bool, capture: Capture, onLive(share, format), onEnded(),
+   *        onTrusted(view) }
    */
   constructor(app) {
     this.app = app;
@@ -54,15 +56,38 @@ export class LivePanel {
     const active = ['connecting', 'live', 'reconnecting', 'stopping'].includes(s.state);
     document.getElementById('stat-bytes').textContent = active ? bytes(s.bytes_sent) : '—';
     document.getElementById('stat-bitrate').textContent = active ? `${Math.round(s.bitrate_kbps)} kbps` : '—';
-    document.getElementById('stat-listeners').textContent =
-      active && s.listeners != null ? String(s.listeners) : '—';
-    this.statusEl.title = s.state === 'reconnecting' ? s.reason : '';
+    // Unknown counts are a dash, never a guess: not read yet, or a server without a status page
+    // (Liquidsoap's harbor, say), which the engine stops asking.
+    const listeners = document.getElementById('stat-listeners');
+    listeners.textContent = active && s.listeners != null ? String(s.listeners) : '—';
+    const notReported = active && s.listeners_not_reported && s.listeners == null;
+    listeners.title = notReported ? 'This server does not report how many listen.' : '';
+    if (notReported) {
+      const why = document.createElement('small');
+      why.className = 'not-reported';
+      why.textContent = 'not reported by this server';
+      listeners.append(why);
+    }
+    this.statusEl.title = ['reconnecting', 'failed'].includes(s.state) ? s.reason : '';
     // The broadcast goes on without its local copy; the person must know that once.
     if (s.recording_problem && s.recording_problem !== this.recordingProblem) {
       this.recordingProblem = s.recording_problem;
       showNotice(s.recording_problem, 'warning');
     }
-    if (s.state === 'failed' && this.live) this.ended();
+    if (s.state === 'failed' && this.live) {
+      this.ended();
+      if (s.certificate) this.offerTrust(s);
+    }
+  }
+
+  /** The server's own certificate stopped the broadcast: the person may trust it and go again. */
+  offerTrust(s) {
+    const { host, port } = s.certificate;
+    showNotice(s.reason);
+    noticeAction(trustButton(s.certificate, (view) => {
+      this.app.onTrusted(view);
+      showNotice(`The certificate of ${host}:${port} is trusted from now on (Settings lists it). Press Go live again.`, 'info');
+    }, (text) => showNotice(text)));
   }
 
   setLive(live) {

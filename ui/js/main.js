@@ -34,6 +34,7 @@ const live = new LivePanel({
     share.hide();
     nowPlaying.hide();
   },
+  onTrusted: (v) => setView(v),
 });
 
 const settings = new SettingsDialog({

@@ -13,3 +13,8 @@ export function clearNotice() {
   el.hidden = true;
   el.textContent = '';
 }
+
+/** Adds a control to the message on show (a way to act on it). */
+export function noticeAction(control) {
+  box().append(control);
+}

@@ -2,6 +2,7 @@
 // beside the fields), saved by the app. The password is sent once and never shown again.
 import { call, errorText } from './ipc.js';
 import { chosenOverride, describe, setOverride } from './capture-path.js';
+import { trustButton, TrustedList } from './certificates.js';
 
 const SERVER = ['host', 'port', 'tls', 'mount', 'mount_per_user', 'username'];
 const STREAM = ['name', 'description', 'genre', 'url', 'public'];
@@ -40,6 +41,16 @@ export class SettingsDialog {
     document.getElementById('cancel-settings').addEventListener('click', () => this.dialog.close());
     document.getElementById('test-connection').addEventListener('click', () => this.test());
     document.getElementById('try-local-settings').addEventListener('click', () => this.onTryLocal());
+    this.trusted = new TrustedList({
+      onChanged: (view) => this.certificatesChanged(view),
+      onError: (text) => this.fail({ message: text }),
+    });
+  }
+
+  /** The saved certificates changed: keep what the form holds, take the new list. */
+  certificatesChanged(view) {
+    this.view.settings.trusted_certificates = view.settings.trusted_certificates;
+    this.trusted.show(view.settings.trusted_certificates);
   }
 
   field(name) {
@@ -63,6 +74,7 @@ export class SettingsDialog {
     const live = this.isLive();
     for (const k of [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture']) this.field(k).disabled = live;
     this.showProblems([]);
+    this.trusted.show(s.trusted_certificates || []);
     this.results.replaceChildren();
     this.message.className = 'form-message';
     this.message.textContent = live
@@ -129,6 +141,12 @@ export class SettingsDialog {
         const li = document.createElement('li');
         li.className = c.ok === true ? 'ok' : c.ok === false ? 'bad' : '';
         li.textContent = c.message;
+        if (c.certificate) {
+          li.append(trustButton(c.certificate, (view) => {
+            this.certificatesChanged(view);
+            this.test();
+          }, (text) => this.fail({ message: text })));
+        }
         return li;
       }));
       const good = checks.every((c) => c.ok !== false);

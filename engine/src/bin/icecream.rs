@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use icecream_engine::icecast::{self, StreamHeaders, Target};
 use icecream_engine::input::{self, InputError};
+use icecream_engine::tls::Fingerprint;
 use icecream_engine::{Ffmpeg, MountFormat, Secret, Session, SessionOptions, Settings};
 
 /// Icecream: go live on an Icecast server from the command line.
@@ -98,6 +99,11 @@ struct ServerArgs {
     /// Connect without TLS.
     #[arg(long)]
     no_tls: bool,
+    /// Trust the server's own certificate (self-signed, or from an authority this computer does not
+    /// know) by its SHA-256 fingerprint, as the error shows it (hex; colons allowed). It is kept for
+    /// this host and port when the settings are saved. A CA-signed certificate must still name the host.
+    #[arg(long, value_name = "SHA256")]
+    trust_certificate: Option<Fingerprint>,
     /// Mount point, e.g. /live. With --per-user-mount it is a prefix and the username is appended.
     #[arg(long)]
     mount: Option<String>,
@@ -164,6 +170,10 @@ impl ServerArgs {
         }
         if self.per_user_mount {
             srv.mount_per_user = true;
+        }
+        if let Some(sha256) = self.trust_certificate {
+            let (host, port) = (srv.host.trim().to_string(), srv.port.min(u16::MAX as u32) as u16);
+            s.trust_certificate(&host, port, sha256);
         }
         let info = &mut s.stream;
         set(&mut info.name, &self.name);
@@ -260,12 +270,23 @@ async fn test_connection(server: ServerArgs) -> Result<(), String> {
             None => "–",
         };
         println!("{mark} {}", c.message);
+        if let Some(offer) = &c.certificate {
+            println!("  {}", trust_hint(offer));
+        }
     }
     if checks.iter().all(|c| c.ok == Some(true)) {
         Ok(())
     } else {
         Err("the connection test did not pass.".into())
     }
+}
+
+/// How to go on past a certificate the person has checked.
+fn trust_hint(offer: &icecream_engine::tls::CertificateOffer) -> String {
+    format!(
+        "If it is the right one, trust it: add --trust-certificate {} (kept in the settings file with --save).",
+        offer.sha256
+    )
 }
 
 async fn metadata(server: ServerArgs, title: String) -> Result<(), String> {
@@ -383,7 +404,10 @@ async fn stream_with(
         eprintln!("The recording is in {path}.");
     }
     match (result, input_error) {
-        (Err(e), _) => Err(e.to_string()),
+        (Err(e), _) => Err(match &last.certificate {
+            Some(offer) => format!("{e}\n{}", trust_hint(offer)),
+            None => e.to_string(),
+        }),
         (Ok(summary), Some(InputError::Session(_)) | None) => Ok(summary),
         (Ok(_), Some(e)) => Err(e.to_string()),
     }

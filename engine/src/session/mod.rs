@@ -11,6 +11,7 @@
 //! closes, so a broadcast ends with its last captured moment.
 
 mod encoder;
+mod listeners;
 mod passthrough;
 
 use std::path::PathBuf;
@@ -215,6 +216,9 @@ impl Session {
                     Err(e) => State::Failed {
                         reason: e.to_string(),
                     },
+                };
+                if let Err(SessionError::Icecast(e)) = &result {
+                    s.certificate = e.certificate_offer();
                 }
             });
             result
@@ -457,17 +461,8 @@ async fn report_stats(
     target: Target,
     listener_poll: Duration,
 ) {
-    let (listeners_tx, mut listeners_rx) = watch::channel(None::<u32>);
-    let _poller = AbortOnDrop(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(listener_poll);
-        loop {
-            tick.tick().await;
-            if let Ok(doc) = icecast::fetch_status(&target.endpoint).await {
-                let n = icecast::mount_status(&doc, &target.mount).map(|m| m.listeners);
-                let _ = listeners_tx.send(n);
-            }
-        }
-    }));
+    let (listeners_tx, mut listeners_rx) = watch::channel(listeners::Listeners::default());
+    let _poller = AbortOnDrop(tokio::spawn(listeners::poll(target, listener_poll, listeners_tx)));
     // Bitrate over a sliding window of a few seconds: smooth enough to read, quick to show a drop.
     let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -491,9 +486,10 @@ async fn report_stats(
             s.uptime_secs = counters.live_since.get().map_or(0, |t| t.elapsed().as_secs());
             s.bytes_sent = sent;
             s.bitrate_kbps = kbps;
-            if listeners.is_some() {
-                s.listeners = listeners;
+            if listeners.count.is_some() {
+                s.listeners = listeners.count;
             }
+            s.listeners_not_reported = listeners.not_reported;
         });
     }
 }

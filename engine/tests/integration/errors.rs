@@ -178,8 +178,10 @@ async fn tls_to_a_plain_http_port() {
     s.server.tls = true;
     assert_eq!(
         failure(s, vec![]).await,
-        "A secure (TLS) connection to 127.0.0.1 could not be made: the server did not answer the secure \
-         handshake, so it probably does not use TLS on this port. Check that the server uses TLS on this port, \
-         or turn TLS off."
+        format!(
+            "The server at 127.0.0.1:{} does not answer with a secure (TLS) connection on this port. \
+             Check the port: Icecast serves TLS on a port of its own, which the server's owner can tell you.",
+            ice.port
+        )
     );
 }

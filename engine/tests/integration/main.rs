@@ -1,5 +1,6 @@
-//! Integration tests: the engine against a real Icecast (Debian icecast2), a real ffmpeg and a real
-//! browser (Debian chromium) as listener, fed with the real recorder output in shared/corpus.
+//! Integration tests: the engine against a real Icecast (Debian icecast2) and a real Liquidsoap
+//! harbor, a real ffmpeg and a real browser (Debian chromium) as listener, fed with the real recorder
+//! output in shared/corpus.
 
 mod browser;
 #[path = "../../../bench/chromium.rs"]
@@ -8,6 +9,7 @@ mod cli;
 mod encoder;
 mod errors;
 mod formats;
+mod harbor;
 mod metadata;
 mod reconnect;
 mod recording;
@@ -17,3 +19,4 @@ mod slow_network;
 mod stats;
 mod stop;
 mod support;
+mod tls;

@@ -105,9 +105,15 @@ async fn latin1_mount_gets_plain_advice() {
         .unwrap();
     assert_eq!(shown.shown_as.as_deref(), Some("Café &#8211; &#26481;&#20140;"));
     assert_eq!(
+        shown.server.as_deref(),
+        Some("Icecast 2.4.4"),
+        "the server is named from its status page"
+    );
+    assert_eq!(
         shown.advice().unwrap(),
-        "The server shows the title as \"Café &#8211; &#26481;&#20140;\": it stores titles as Latin-1 on this mount. \
-         Ask its owner to add <charset>UTF-8</charset> to the mount's settings to show every character."
+        "The server shows the title as \"Café &#8211; &#26481;&#20140;\": it stores titles as Latin-1 on this mount \
+         and writes the characters Latin-1 lacks as codes, which players show as they are. Ask its owner to add \
+         <charset>UTF-8</charset> to the mount's settings to show every character."
     );
     session.stop().await;
 }

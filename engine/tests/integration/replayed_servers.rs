@@ -16,9 +16,14 @@ use crate::support::*;
 /// How a replayed server answers a source login.
 #[derive(Clone, Copy)]
 enum Answer {
-    /// Icecast-KH 2.4.0-kh22, right password: `100 Continue` before any check, then `200 OK` once
-    /// the first bytes of the stream arrive; the connection stays.
+    /// Icecast-KH 2.4.0-kh22, right password: `100 Continue` before any check, then `200 OK`; the
+    /// connection stays.
     KhAccepts,
+    /// Icecast-KH 2.4.0-kh22, the mount taken: `100 Continue`, then `403 Mountpoint in use` (the
+    /// reason in the status line, no body) and a close.
+    KhMountInUse,
+    /// Icecast-KH 2.4.0-kh22 at its source limit: `100 Continue`, `403 too many streams connected`.
+    KhTooMany,
     /// Icecast-KH 2.4.0-kh22, wrong password: `100 Continue`, then at once `401` and a close.
     KhRefuses,
     /// Icecast 2.5.0-rc2, right password: only a `100 Continue` that says `Connection: Close`, and no
@@ -28,11 +33,19 @@ enum Answer {
     Icecast25Refuses,
 }
 
+// Icecast-KH 2.4.0-kh22's answers, byte for byte as a raw socket read them (the 100 and the
+// final status arrive together).
 const KH_100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 const KH_401: &[u8] = b"HTTP/1.1 401 Authentication Required\r\nConnection: Close\r\n\
+Date: Wed, 02 Dec 2026 15:50:00 GMT\r\nContent-Type: text/html\r\n\
 WWW-Authenticate: Basic realm=\"Icecast 2.4.0-kh22\"\r\nContent-Length: 0\r\n\r\n";
-const KH_200: &[u8] = b"HTTP/1.1 200 OK\r\nServer: Icecast 2.4.0-kh22\r\nConnection: Close\r\n\
-Content-Length: 0\r\n\r\n";
+const KH_200: &[u8] = b"HTTP/1.1 200 OK\r\nServer: Icecast\r\nConnection: Close\r\nPragma: no-cache\r\n\
+Expires: Thu, 19 Nov 1981 08:52:00 GMT\r\nCache-Control: no-store, no-cache, private\r\nVary: Origin\r\n\
+Date: Wed, 02 Dec 2026 15:50:00 GMT\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n";
+const KH_403_IN_USE: &[u8] = b"HTTP/1.1 403 Mountpoint in use\r\nConnection: Close\r\n\
+Date: Wed, 02 Dec 2026 15:50:00 GMT\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n";
+const KH_403_TOO_MANY: &[u8] = b"HTTP/1.1 403 too many streams connected\r\nConnection: Close\r\n\
+Date: Wed, 02 Dec 2026 15:50:00 GMT\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n";
 const ICECAST25_100: &[u8] = b"HTTP/1.1 100 Continue\r\nServer: Icecast 2.5.0-rc2\r\nConnection: Close\r\n\
 Content-Length: 0\r\n\r\n";
 const ICECAST25_401: &[u8] = b"HTTP/1.1 401 Authentication Required\r\nServer: Icecast 2.5.0-rc2\r\n\
@@ -112,12 +125,20 @@ async fn serve(
             let _ = sock.write_all(&[KH_100, KH_401].concat()).await;
             false
         }
+        Answer::KhMountInUse => {
+            let _ = sock.write_all(&[KH_100, KH_403_IN_USE].concat()).await;
+            false
+        }
+        Answer::KhTooMany => {
+            let _ = sock.write_all(&[KH_100, KH_403_TOO_MANY].concat()).await;
+            false
+        }
         Answer::Icecast25Refuses => {
             let _ = sock.write_all(ICECAST25_401).await;
             false
         }
         Answer::KhAccepts => {
-            let _ = sock.write_all(KH_100).await;
+            let _ = sock.write_all(&[KH_100, KH_200].concat()).await;
             true
         }
         Answer::Icecast25Accepts => {
@@ -139,17 +160,10 @@ async fn serve(
         return;
     }
     let mut buf = [0u8; 4096];
-    let mut answered = false;
     loop {
         match sock.read(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => {
-                received.lock().unwrap().extend_from_slice(&buf[..n]);
-                if matches!(answer, Answer::KhAccepts) && !answered {
-                    answered = true;
-                    let _ = sock.write_all(KH_200).await;
-                }
-            }
+            Ok(n) => received.lock().unwrap().extend_from_slice(&buf[..n]),
         }
     }
 }
@@ -274,4 +288,84 @@ async fn icecast_25_wrong_password() {
         icecast::connect_source(&t, &h).await,
         Err(IcecastError::WrongPassword)
     ));
+}
+
+#[tokio::test]
+async fn icecast_kh_mount_in_use_and_source_limit_are_read_from_the_status_line() {
+    let kh = Replayed::start(Answer::KhMountInUse).await;
+    let checks = tested(&kh, "hackme").await;
+    assert_eq!(checks[1].0, Some(true), "{checks:?}");
+    assert_eq!(
+        checks[2],
+        (
+            Some(false),
+            "Someone is already streaming to the mount /live. Stop that stream or choose another mount."
+                .to_string()
+        )
+    );
+    let kh = Replayed::start(Answer::KhTooMany).await;
+    let checks = tested(&kh, "hackme").await;
+    assert_eq!(
+        checks[2],
+        (
+            Some(false),
+            "The server already has as many streams as it allows. Try again later, or ask its owner to \
+             raise the limit."
+                .to_string()
+        )
+    );
+}
+
+/// What Icecast-KH hands a new listener of a WebM mount, measured with kh22 built from source: the
+/// stream header as the source sent it, 4096 bytes of whatever its fresh buffer held, then the
+/// stream from a Cluster on.
+fn as_kh_listener_gets(sent: &[u8]) -> Vec<u8> {
+    let cluster = sent
+        .windows(4)
+        .position(|w| w == [0x1F, 0x43, 0xB6, 0x75])
+        .expect("the stream has a Cluster");
+    // Uninitialised heap: anything at all, here a fixed pseudo-random fill.
+    let mut x = 0x2545F491u32;
+    let junk: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    [&sent[..cluster], &junk[..], &sent[cluster..]].concat()
+}
+
+#[tokio::test]
+async fn icecast_kh_listeners_of_a_webm_mount_can_play_it() {
+    let kh = Replayed::start(Answer::KhAccepts).await;
+    let (state, result) = broadcast(&kh).await;
+    assert_eq!(state, State::Live);
+    result.expect("the broadcast ends cleanly");
+    let sent = kh.received.lock().unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let heard = save(dir.path(), "kh.webm", &as_kh_listener_gets(&sent));
+    assert_eq!(
+        decode_errors(&heard),
+        "",
+        "KH's stray bytes land in the header's Void"
+    );
+    assert_eq!(codecs(&heard), ["opus"]);
+
+    // Without the Void, the same stray bytes break the stream (so the check above can fail).
+    let void = sent
+        .windows(7)
+        .position(|w| w == [0xEC, 0x50, 0x00, 0x1F, 0x43, 0xB6, 0x75])
+        .expect("the header ends in the Void, right before the first Cluster");
+    let bare = [&sent[..void], &sent[void + 3..]].concat();
+    let broken = save(dir.path(), "kh-bare.webm", &as_kh_listener_gets(&bare));
+    assert_ne!(decode_errors(&broken), "");
+
+    // Any other server gets no Void: it would swallow the start of the first Cluster there.
+    let ice25 = Replayed::start(Answer::Icecast25Accepts).await;
+    let (_, result) = broadcast(&ice25).await;
+    result.expect("the broadcast ends cleanly");
+    let sent = ice25.received.lock().unwrap().clone();
+    assert!(!sent.windows(3).any(|w| w == [0xEC, 0x50, 0x00]));
 }

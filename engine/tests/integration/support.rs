@@ -13,6 +13,9 @@ use icecream_engine::net::Endpoint;
 use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, MountFormat, Session, SessionOptions, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod harbor;
+pub use harbor::Harbor;
+
 /// Every source password handed out in this test process, for the checks that logs hold none.
 pub static PASSWORDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
