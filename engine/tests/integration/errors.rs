@@ -22,6 +22,7 @@ async fn failure(settings: icecream_engine::Settings, chunks: Vec<Vec<u8>>) -> S
         .state
         .clone();
     let err = session.wait().await.expect_err("the session fails");
+    assert_plain(&err.to_string());
     assert_eq!(
         state,
         State::Failed {

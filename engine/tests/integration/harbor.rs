@@ -208,3 +208,46 @@ async fn wrong_password() {
     );
     assert!(!harbor.log().contains("Client logged in."));
 }
+
+#[tokio::test]
+async fn a_mount_another_source_holds_is_in_use() {
+    let harbor = Harbor::start("/live").await;
+    let (target, headers) = target_and_headers(&harbor, &harbor.password);
+    let mut first = icecast::connect_source(&target, &headers)
+        .await
+        .expect("the first source logs in");
+    // Real MP3 keeps the harbor's decoder feeding, so the mount stays taken.
+    let mp3 = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=4",
+        ])
+        .args(["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-"])
+        .output()
+        .unwrap()
+        .stdout;
+    first.send(&mp3).await.unwrap();
+    // The harbor answers `200 OK` and closes at once: what a second source hears.
+    let second = icecast::connect_source(&target, &headers).await.err();
+    assert_eq!(
+        second,
+        Some(IcecastError::MountInUse {
+            mount: "/live".into()
+        }),
+        "{}",
+        harbor.log_tail(30)
+    );
+    let checks = icecast::test_connection(&target, &headers).await;
+    assert_eq!(checks[2].ok, Some(false));
+    assert_eq!(
+        checks[2].message,
+        "Someone is already streaming to the mount /live. Stop that stream or choose another mount."
+    );
+    assert_plain(&checks[2].message);
+    drop(first);
+}

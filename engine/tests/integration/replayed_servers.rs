@@ -180,11 +180,15 @@ const WRONG_PASSWORD: &str = "The server refused the username or password. Check
 /// Test connection's three checks as (ok, message).
 async fn tested(server: &Replayed, password: &str) -> Vec<(Option<bool>, String)> {
     let (t, h) = target(server, password);
-    icecast::test_connection(&t, &h)
+    let checks: Vec<_> = icecast::test_connection(&t, &h)
         .await
         .into_iter()
         .map(|c| (c.ok, c.message))
-        .collect()
+        .collect();
+    for (_, message) in &checks {
+        assert_plain(message);
+    }
+    checks
 }
 
 /// Runs a broadcast of the audio corpus to `server` until it ends by itself or is stopped, and
@@ -208,11 +212,14 @@ async fn broadcast(
         .await
         .map(|s| s.unwrap().state.clone());
     let state = ended.unwrap_or_else(|_| rx.borrow().state.clone());
-    if !state.is_final() {
-        let summary = session.stop().await;
-        return (state, summary);
+    let result = match state.is_final() {
+        true => session.wait().await,
+        false => session.stop().await,
+    };
+    if let Err(e) = &result {
+        assert_plain(&e.to_string());
     }
-    (state, session.wait().await)
+    (state, result)
 }
 
 #[tokio::test]

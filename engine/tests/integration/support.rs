@@ -512,3 +512,16 @@ impl Drop for Cable {
         self.task.abort();
     }
 }
+
+/// Rust's debug forms, which must never reach a person.
+const DEBUG_FORMS: [&str; 5] = ["Other(", "Error {", "Kind(", "OtherError", "Some("];
+
+/// Fails when a sentence meant for a person carries a Rust debug form.
+pub fn assert_plain(sentence: &str) {
+    for form in DEBUG_FORMS {
+        assert!(
+            !sentence.contains(form),
+            "a debug form reached a person: {sentence}"
+        );
+    }
+}
