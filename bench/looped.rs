@@ -1,17 +1,20 @@
-//! A recorder's WebM recording played as long as a benchmark needs: looped Cluster by Cluster
-//! behind its one header, each Cluster's Timecode moved on by the loop's length, so the engine and
-//! ffmpeg see one continuous stream.
+//! A recorder's WebM recording played as long as a benchmark needs (the engine's `input::Looped`:
+//! looped Cluster by Cluster behind its one header, each Cluster's Timecode moved on by the loop's
+//! length), cut the way a recorder hands it over.
 
 use std::path::Path;
 
-use icecream_engine::format::{self, Container};
-
-/// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
+/// The engine's looped recording, with what the benchmarks add: loading a chunk folder, and the
+/// recording cut into blocks and recorder timeslices.
 #[derive(Clone)]
-pub struct Looped {
-    pub header: Vec<u8>,
-    clusters: Vec<(u64, Vec<u8>)>,
-    pub length_ms: u64,
+pub struct Looped(icecream_engine::input::Looped);
+
+impl std::ops::Deref for Looped {
+    type Target = icecream_engine::input::Looped;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Looped {
@@ -27,48 +30,7 @@ impl Looped {
 
     /// A whole live WebM stream.
     pub fn from_bytes(all: &[u8]) -> Looped {
-        let mut starts = vec![];
-        let mut at = 0;
-        while let Some(i) = format::input_sync_point(Container::Webm, &all[at..]) {
-            starts.push(at + i);
-            at += i + 4;
-        }
-        starts.push(all.len());
-        let clusters: Vec<(u64, Vec<u8>)> = starts
-            .windows(2)
-            .map(|w| {
-                let c = &all[w[0]..w[1]];
-                // ID (4), its size, then the Timecode element: 0xE7, a one-byte size, value.
-                let at = 4 + c[4].leading_zeros() as usize + 1;
-                assert_eq!(c[at], 0xE7, "a live Cluster with its Timecode first");
-                let len = (c[at + 1] & 0x7F) as usize;
-                let tc = c[at + 2..at + 2 + len]
-                    .iter()
-                    .fold(0u64, |v, &b| v << 8 | b as u64);
-                (tc, c[at + 2 + len..].to_vec())
-            })
-            .collect();
-        // The next Cluster would have come one cluster gap after the last.
-        let gap = clusters[clusters.len() - 1].0 - clusters[clusters.len() - 2].0;
-        Looped {
-            header: all[..starts[0]].to_vec(),
-            length_ms: clusters.last().unwrap().0 + gap,
-            clusters,
-        }
-    }
-
-    /// Cluster `n` of the endless stream and when (ms from the start) it is due.
-    pub fn cluster(&self, n: usize) -> (u64, Vec<u8>) {
-        let (tc, body) = &self.clusters[n % self.clusters.len()];
-        let tc = tc + (n / self.clusters.len()) as u64 * self.length_ms;
-        let mut c = vec![
-            0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-        ];
-        // An eight-byte Timecode fits any value, and an unknown-size Cluster can grow.
-        c.extend([0xE7, 0x88]);
-        c.extend(tc.to_be_bytes());
-        c.extend(body);
-        (tc, c)
+        Looped(icecream_engine::input::Looped::from_bytes(all).expect("a live WebM recording"))
     }
 }
 

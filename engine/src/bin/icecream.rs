@@ -40,7 +40,8 @@ enum Command {
         title: String,
     },
     /// Start a private Icecast on this computer (127.0.0.1, random passwords) and broadcast to it:
-    /// what the app's "Try it on this computer" does. The server stops when the broadcast does.
+    /// what the app's "Try it on this computer" does. A WebM recording plays over and over until
+    /// Ctrl-C, so there is time to open the printed URL in a player; the server stops with it.
     Try {
         /// What to send, as for `stream`.
         #[arg(short, long, value_name = "PATH")]
@@ -51,6 +52,9 @@ enum Command {
         /// Send as fast as possible instead of at the media's own pace.
         #[arg(long)]
         fast: bool,
+        /// Play the recording once and stop, instead of looping it until Ctrl-C.
+        #[arg(long)]
+        once: bool,
     },
     /// Print the settings that the file and flags add up to, and any problems with them.
     Settings {
@@ -249,7 +253,12 @@ async fn main() -> ExitCode {
         Command::TestConnection(server) => test_connection(server).await,
         Command::Metadata { server, title } => metadata(server, title).await,
         Command::Settings { server, save } => show_settings(server, save),
-        Command::Try { input, format, fast } => try_here(input, format, fast).await,
+        Command::Try {
+            input,
+            format,
+            fast,
+            once,
+        } => try_here(input, format, fast, once).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -322,7 +331,7 @@ fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String
     probe.validate().map_err(|e| e.to_string())
 }
 
-async fn try_here(input: PathBuf, format: MountFormat, fast: bool) -> Result<(), String> {
+async fn try_here(input: PathBuf, format: MountFormat, fast: bool, once: bool) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("icecream-try-{}", std::process::id()));
     let opts = icecream_engine::LocalOptions {
         utf8_by_default: true,
@@ -338,7 +347,24 @@ async fn try_here(input: PathBuf, format: MountFormat, fast: bool) -> Result<(),
         server.port,
         Target::from_settings(&s).listen_url()
     );
-    let result = stream_with(s, &input, fast, None, None).await;
+    let looped = match once {
+        true => None,
+        false => match looped_recording(&input) {
+            Ok(l) => {
+                eprintln!("The recording plays over and over; press Ctrl-C to stop.");
+                Some(l)
+            }
+            Err(why) => {
+                eprintln!("The recording plays once: {why}.");
+                None
+            }
+        },
+    };
+    let source = match looped {
+        Some(l) => Source::Looped(Box::new(l)),
+        None => Source::open(&input)?,
+    };
+    let result = stream_from(s, source, fast, None, None).await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -349,9 +375,40 @@ async fn stream(args: StreamArgs) -> Result<(), String> {
     stream_with(s, &args.input, args.fast, args.ffmpeg, args.record).await
 }
 
+/// The recording at `path` (a WebM file or a chunk folder) ready to loop, or why it cannot.
+fn looped_recording(path: &std::path::Path) -> Result<input::Looped, String> {
+    let bytes = if path.is_dir() {
+        let entries = input::chunk_folder(path).map_err(|e| e.to_string())?;
+        let mut all = Vec::new();
+        for e in entries {
+            all.extend(std::fs::read(&e.path).map_err(|err| icecream_engine::plain_io_reason(&err))?);
+        }
+        all
+    } else {
+        std::fs::read(path).map_err(|e| {
+            format!(
+                "{} could not be read: {}",
+                path.display(),
+                icecream_engine::plain_io_reason(&e)
+            )
+        })?
+    };
+    input::Looped::from_bytes(&bytes).map_err(|e| e.to_string())
+}
+
 async fn stream_with(
     s: Settings,
     input: &std::path::Path,
+    fast: bool,
+    ffmpeg: Option<PathBuf>,
+    record: Option<PathBuf>,
+) -> Result<(), String> {
+    stream_from(s, Source::open(input)?, fast, ffmpeg, record).await
+}
+
+async fn stream_from(
+    s: Settings,
+    source: Source,
     fast: bool,
     ffmpeg: Option<PathBuf>,
     record: Option<PathBuf>,
@@ -364,9 +421,8 @@ async fn stream_with(
     // is reported in words when the broadcast first starts it.
     log::info!("ffmpeg, if this format needs it: {}", ffmpeg.path.display());
 
-    let source = Source::open(input)?;
     let mut opts = SessionOptions::new(ffmpeg);
-    opts.realtime_input = matches!(source, Source::File(_)) && !fast;
+    opts.realtime_input = matches!(source, Source::File(_) | Source::Looped(_)) && !fast;
     opts.record_to = record;
     let session = Session::start(s, opts).map_err(|e| e.to_string())?;
     eprintln!("Going live at {} …", session.listen_url);
@@ -389,6 +445,7 @@ async fn stream_with(
             Source::Stdin => {
                 input::pump_reader(&session, tokio::io::stdin(), "standard input".as_ref()).await
             }
+            Source::Looped(looped) => input::push_looped(&session, looped).await,
         }
     };
     let input_error = tokio::select! {
@@ -420,6 +477,8 @@ enum Source {
     Chunks(Vec<input::ChunkEntry>),
     File(PathBuf),
     Stdin,
+    /// A recording played over and over until Ctrl-C.
+    Looped(Box<input::Looped>),
 }
 
 impl Source {
@@ -454,16 +513,22 @@ async fn shutdown_signal() {
 }
 
 /// On a terminal: one line, rewritten every second. Elsewhere (logs, CI): one line per state change.
+/// Without a terminal (a log, a pipe), a status line is written when the state changes and every
+/// so often while it stays, so a log shows the broadcast going on.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
 async fn print_status(mut rx: tokio::sync::watch::Receiver<icecream_engine::Status>) {
     let tty = std::io::stderr().is_terminal();
     let mut last_state = None;
+    let mut printed = std::time::Instant::now();
     loop {
         let status = rx.borrow_and_update().clone();
         let changed = last_state.as_ref() != Some(&status.state);
         if tty {
             eprint!("\r\x1b[2K{}", status.line());
-        } else if changed {
+        } else if changed || printed.elapsed() >= LOG_EVERY {
             eprintln!("{}", status.line());
+            printed = std::time::Instant::now();
         }
         last_state = Some(status.state.clone());
         if status.state.is_final() {

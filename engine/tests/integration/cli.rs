@@ -191,7 +191,7 @@ fn help_explains_every_option() {
 #[test]
 fn try_runs_a_private_server_and_broadcasts_to_it() {
     let out = cli()
-        .args(["try", "--format", "mp3", "--fast", "--input"])
+        .args(["try", "--format", "mp3", "--fast", "--once", "--input"])
         .arg(corpus("webm-opus-audio-250ms"))
         .env_remove("ICECREAM_PASSWORD")
         .output()
@@ -204,4 +204,154 @@ fn try_runs_a_private_server_and_broadcasts_to_it() {
     );
     assert!(text.contains("/live.mp3 in VLC"), "{text}");
     assert!(text.contains("Stopped. Everything recorded was sent."), "{text}");
+}
+
+/// A CLI run whose standard error is read as it is written.
+struct Running {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    fn start(cmd: &mut std::process::Command) -> Running {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Running { child, stderr }
+    }
+
+    fn said(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    async fn wait_said(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            if self.said().contains(needle) {
+                return self.said();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the CLI never said {needle:?}: {}", self.said());
+    }
+
+    /// The exit status, once it has ended by itself (within a minute).
+    fn ended(&mut self) -> std::process::ExitStatus {
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The reader thread has the last lines once the pipe closes.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the CLI did not end: {}", self.said());
+    }
+}
+
+/// The bytes-sent figures of the LIVE lines, in order ("LIVE 00:00:10 · 1.2 MB sent · …").
+fn live_bytes(said: &str) -> Vec<f64> {
+    said.lines()
+        .filter(|l| l.starts_with("LIVE "))
+        .filter_map(|l| {
+            let sent = l.split(" · ").nth(1)?.strip_suffix(" sent")?;
+            let (n, unit) = sent.split_once(' ')?;
+            let scale = match unit {
+                "B" => 1.0,
+                "kB" => 1e3,
+                "MB" => 1e6,
+                "GB" => 1e9,
+                _ => return None,
+            };
+            Some(n.parse::<f64>().ok()? * scale)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_file_played_live_shows_live_and_a_growing_byte_count() {
+    let ice = Icecast::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = save(
+        dir.path(),
+        "show.webm",
+        &corpus_chunks("webm-opus-audio-250ms").concat(),
+    );
+    let mut run = Running::start(
+        cli()
+            .args(["stream", "--format", "webm-audio", "--input"])
+            .arg(&file)
+            .args(server_args(&ice, "/file.webm"))
+            .env("ICECREAM_PASSWORD", &ice.source_password),
+    );
+    assert!(run.ended().success(), "{}", run.said());
+    let said = run.said();
+    let before_stop = said.split("Stopping").next().unwrap();
+    let sent = live_bytes(before_stop);
+    assert!(sent.len() >= 2, "LIVE lines while the 20 s file plays: {said}");
+    assert!(
+        sent.windows(2).all(|w| w[1] > w[0]) && sent[sent.len() - 1] > 100e3,
+        "the byte count grows while the file plays: {sent:?}\n{said}"
+    );
+}
+
+#[tokio::test]
+async fn try_loops_its_recording_until_ctrl_c() {
+    let mut run = Running::start(
+        cli()
+            .args(["try", "--format", "mp3", "--input"])
+            .arg(corpus("webm-opus-audio-250ms"))
+            .env_remove("ICECREAM_PASSWORD"),
+    );
+    let said = run.wait_said("in VLC").await;
+    let port: u16 = said
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the private server's port");
+    let ep = icecream_engine::net::Endpoint {
+        host: "127.0.0.1".into(),
+        port,
+        tls: false,
+        pin: None,
+    };
+    run.wait_said("LIVE").await;
+    let listener = Listener::connect(&ep, "/live.mp3").await;
+    // The corpus is 20 s long: at 32 s the second pass is well under way.
+    tokio::time::sleep(std::time::Duration::from_secs(32)).await;
+    assert!(
+        run.child.try_wait().unwrap().is_none(),
+        "still live after 30 s: {}",
+        run.said()
+    );
+    signal(run.child.id(), libc::SIGINT);
+    let status = run.ended();
+    let said = run.said();
+    assert!(status.success(), "{said}");
+    assert!(
+        said.contains("The recording plays over and over; press Ctrl-C to stop."),
+        "{said}"
+    );
+    assert!(said.contains("Stopped. Everything recorded was sent."), "{said}");
+    // One stream whose clock goes on: the encoder never saw time go back.
+    assert!(!said.contains("non monotonically"), "{said}");
+    let heard = listener.finish().await;
+    let file = save(&std::env::temp_dir(), &format!("try-loop-{port}.mp3"), &heard);
+    let secs = audio_end(&file);
+    let errors = decode_errors(&file);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(errors, "", "the looped stream decodes cleanly");
+    assert!(secs > 28.0, "the listener heard {secs} s across the loop");
 }

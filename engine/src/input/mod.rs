@@ -8,6 +8,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::session::{Session, SessionError};
 
+pub mod looped;
+pub use looped::{Looped, NotLoopable};
+
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("The input {path} could not be read: {reason}.")]
@@ -105,6 +108,19 @@ pub async fn pump_reader(
         total += n as u64;
         session.push(buf).await?;
     }
+}
+
+/// Plays `looped` over and over until the session stops taking it (Stop, Ctrl-C, or a failure).
+/// The session paces it when it was started with `realtime_input`.
+pub async fn push_looped(session: &Session, looped: &Looped) -> Result<u64, InputError> {
+    session.push(looped.header.clone()).await?;
+    let mut total = looped.header.len() as u64;
+    for n in 0.. {
+        let (_, cluster) = looped.cluster(n);
+        total += cluster.len() as u64;
+        session.push(cluster).await?;
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
