@@ -116,14 +116,21 @@ impl IcecastError {
                 | IcecastError::ContentTypeRefused { .. }
                 | IcecastError::NotIcecast { .. }
                 | IcecastError::HostNotFound { .. }
-                | IcecastError::Tls { .. }
+                | IcecastError::NowPlayingUnsupported { .. }
+        ) || self.is_secure_connection()
+    }
+
+    /// The secure connection could not be made (the server was reached, not trusted or not TLS).
+    pub fn is_secure_connection(&self) -> bool {
+        matches!(
+            self,
+            IcecastError::Tls { .. }
                 | IcecastError::NotTls { .. }
                 | IcecastError::UntrustedCertificate { .. }
                 | IcecastError::CertificateChanged { .. }
                 | IcecastError::CertificateWrongHost { .. }
                 | IcecastError::CertificateExpired { .. }
                 | IcecastError::CertificateNotYetValid { .. }
-                | IcecastError::NowPlayingUnsupported { .. }
         )
     }
 
@@ -540,14 +547,8 @@ pub async fn test_connection(target: &Target, headers: &StreamHeaders) -> Vec<Ch
             | IcecastError::Refused { .. }
             | IcecastError::TimedOut { .. }
             | IcecastError::Network { .. }
-            | IcecastError::Tls { .. }
-            | IcecastError::NotTls { .. }
-            | IcecastError::UntrustedCertificate { .. }
-            | IcecastError::CertificateChanged { .. }
-            | IcecastError::CertificateWrongHost { .. }
-            | IcecastError::CertificateExpired { .. }
-            | IcecastError::CertificateNotYetValid { .. }
             | IcecastError::NotIcecast { .. } => Some(false),
+            e if e.is_secure_connection() => Some(false),
             _ => Some(true),
         },
     };

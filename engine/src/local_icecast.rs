@@ -267,12 +267,7 @@ impl LocalIcecast {
     }
 
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: false,
-            pin: None,
-        }
+        Endpoint::loopback(self.port)
     }
 
     /// The TLS port's endpoint (trusting only what the system trusts), when it has one.
@@ -313,13 +308,17 @@ impl LocalIcecast {
 
     /// The last lines of the log that say something (status polling fills it otherwise).
     pub fn error_log_tail(&self, lines: usize) -> String {
-        let log = self.error_log();
-        let useful: Vec<&str> = log
-            .lines()
-            .filter(|l| !l.contains("Stats request") && !l.contains("xslt/") && !l.contains("DBUG"))
-            .collect();
-        useful[useful.len().saturating_sub(lines)..].join("\n")
+        last_lines(&self.error_log(), lines, &["Stats request", "xslt/", "DBUG"])
     }
+}
+
+/// The last `lines` lines of a server's log, without those that hold any of `chatter`.
+pub fn last_lines(log: &str, lines: usize, chatter: &[&str]) -> String {
+    let useful: Vec<&str> = log
+        .lines()
+        .filter(|l| !chatter.iter().any(|c| l.contains(c)))
+        .collect();
+    useful[useful.len().saturating_sub(lines)..].join("\n")
 }
 
 fn spawn(binary: &Path, conf: &Path, dir: &Path) -> std::io::Result<Child> {

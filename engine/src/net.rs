@@ -47,6 +47,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Plain HTTP on this computer: the private server, and the servers tests start.
+    pub fn loopback(port: u16) -> Endpoint {
+        Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+            tls: false,
+            pin: None,
+        }
+    }
+
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)

@@ -52,6 +52,24 @@ impl Stage {
     }
 }
 
+async fn open_settings(app: &App) {
+    app.click("#open-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
+        "Settings to open",
+    )
+    .await;
+}
+
+async fn save_settings(app: &App) {
+    app.click("#save-settings").await;
+    app.wait_for(
+        || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
+        "Settings to close",
+    )
+    .await;
+}
+
 /// Settings → server, password, mount and format, then Save; like a person would.
 async fn fill_settings(
     app: &App,
@@ -61,12 +79,7 @@ async fn fill_settings(
     format: &str,
     capture: &str,
 ) {
-    app.click("#open-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
-        "Settings to open",
-    )
-    .await;
+    open_settings(app).await;
     app.type_into("host", "127.0.0.1").await;
     app.type_into("port", &ice.port.to_string()).await;
     app.type_into("mount", mount).await;
@@ -77,12 +90,7 @@ async fn fill_settings(
     }
     app.choose("format", format).await;
     app.choose("capture", capture).await;
-    app.click("#save-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
-        "Settings to close",
-    )
-    .await;
+    save_settings(app).await;
 }
 
 async fn mount_listed(ice: &LocalIcecast, mount: &str) -> bool {
@@ -777,12 +785,7 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
     let (screen, home) = (Screen::start(), Home::new());
     let app = App::launch(&screen, &home).await;
 
-    app.click("#open-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
-        "Settings to open",
-    )
-    .await;
+    open_settings(&app).await;
     app.type_into("host", "localhost").await;
     app.type_into("port", &port.to_string()).await;
     app.click("#settings-form [name=\"tls\"]").await;
@@ -792,12 +795,7 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
         app.click("#advanced summary").await;
     }
     app.choose("format", "mp3").await;
-    app.click("#save-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
-        "Settings to close",
-    )
-    .await;
+    save_settings(&app).await;
     app.click("#audio-only").await;
 
     // Go live: refused, the sentence with the fingerprint, and the offer to trust it.
@@ -843,12 +841,7 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
     assert!(decoded_seconds(&file) >= 1.0);
 
     // Settings lists the pin, and can forget it; Test connection then offers it again.
-    app.click("#open-settings").await;
-    app.wait_for(
-        || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
-        "Settings to open",
-    )
-    .await;
+    open_settings(&app).await;
     let listed = app.text("#trusted-list").await;
     assert!(
         listed.contains(&format!("localhost:{port}")) && listed.contains(&sha256),

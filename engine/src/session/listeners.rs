@@ -226,12 +226,7 @@ mod tests {
             }
         });
         let target = Target {
-            endpoint: Endpoint {
-                host: "127.0.0.1".into(),
-                port,
-                tls: false,
-                pin: None,
-            },
+            endpoint: Endpoint::loopback(port),
             mount: "/live".into(),
             username: "source".into(),
             password: Secret::new("x"),

@@ -321,12 +321,7 @@ async fn try_loops_its_recording_until_ctrl_c() {
         .and_then(|r| r.split('/').next())
         .and_then(|p| p.parse().ok())
         .expect("the private server's port");
-    let ep = icecream_engine::net::Endpoint {
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-        pin: None,
-    };
+    let ep = icecream_engine::net::Endpoint::loopback(port);
     run.wait_said("LIVE").await;
     let listener = Listener::connect(&ep, "/live.mp3").await;
     // The corpus is 20 s long: at 32 s the second pass is well under way.

@@ -98,15 +98,7 @@ async fn unknown_host_name() {
 async fn random_bytes_are_not_media() {
     let ice = Icecast::start().await;
     // Deterministic noise that is not EBML or MP4.
-    let mut x: u32 = 0x1234_5678;
-    let noise: Vec<u8> = (0..64 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let noise = noise(64 * 1024, 0x1234_5678);
     let started = Instant::now();
     assert_eq!(
         failure(ice.settings("/noise", MountFormat::Mp3), vec![noise]).await,

@@ -332,15 +332,7 @@ fn as_kh_listener_gets(sent: &[u8]) -> Vec<u8> {
         .position(|w| w == [0x1F, 0x43, 0xB6, 0x75])
         .expect("the stream has a Cluster");
     // Uninitialised heap: anything at all, here a fixed pseudo-random fill.
-    let mut x = 0x2545F491u32;
-    let junk: Vec<u8> = (0..4096)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let junk = noise(4096, 0x2545_F491);
     [&sent[..cluster], &junk[..], &sent[cluster..]].concat()
 }
 

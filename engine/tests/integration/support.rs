@@ -525,3 +525,16 @@ pub fn assert_plain(sentence: &str) {
         );
     }
 }
+
+/// Deterministic noise (xorshift), for bytes that are no format at all.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}

@@ -66,12 +66,7 @@ impl Harbor {
     }
 
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            tls: false,
-            pin: None,
-        }
+        Endpoint::loopback(self.port)
     }
 
     /// Settings for this harbor's mount in `format`, with the right password.
@@ -108,12 +103,7 @@ impl Harbor {
 
     /// The harbor's log without its thread and frame chatter.
     pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log();
-        let useful: Vec<&str> = log
-            .lines()
-            .filter(|l| !l.contains("[threads:") && !l.contains("[frame:") && !l.contains("Header:"))
-            .collect();
-        useful[useful.len().saturating_sub(lines)..].join("\n")
+        icecream_engine::local_icecast::last_lines(&self.log(), lines, &["[threads:", "[frame:", "Header:"])
     }
 
     /// Waits until the log has `needle` at least `times` times (Liquidsoap writes its log a moment
@@ -183,12 +173,7 @@ impl Harbor {
 async fn wait_ready(child: &mut Child, log: &Path, mount: &str, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     let added = format!("Adding mountpoint '{mount}' on port {port}");
-    let ep = Endpoint {
-        host: "127.0.0.1".into(),
-        port,
-        tls: false,
-        pin: None,
-    };
+    let ep = Endpoint::loopback(port);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
