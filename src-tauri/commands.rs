@@ -88,6 +88,8 @@ pub struct SettingsView {
     /// Everything but the password, which never goes back to the page.
     settings: Settings,
     has_password: bool,
+    /// Where the password is kept, in words for Settings.
+    password_kept: String,
     configured: bool,
     local_server: bool,
     notice: Option<String>,
@@ -108,6 +110,7 @@ async fn settings_view(state: &AppState) -> Answer<SettingsView> {
     Ok(SettingsView {
         settings: store.settings()?,
         has_password: store.has_password(),
+        password_kept: store.password_kept().describe(),
         configured: store.configured(),
         local_server,
         notice: store.notice.take(),

@@ -1,12 +1,13 @@
 //! Where the app keeps its settings: the engine's `Settings` in a tauri-plugin-store file, and the
-//! password apart from them in a file only the user can read (never in the store, never sent back
-//! to the page). A damaged settings file is kept aside under a new name, never overwritten.
+//! password apart from them in the OS keyring, or a file only the user can read where no keyring
+//! runs (never in the store, never sent back to the page; see the engine's `saved_password`). A
+//! damaged settings file is kept aside under a new name, never overwritten.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use icecream_engine::settings::FromJsonError;
-use icecream_engine::{PasswordFile, Secret, Settings};
+use icecream_engine::{Kept, SavedPassword, Secret, Settings};
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_store::{Store, StoreExt};
 
@@ -15,7 +16,7 @@ const KEY: &str = "settings";
 
 pub struct AppStore {
     store: Arc<Store<Wry>>,
-    password: PasswordFile,
+    password: SavedPassword,
     dir: PathBuf,
     /// Said once to the person at start, e.g. that a damaged file was kept aside.
     pub notice: Option<String>,
@@ -29,7 +30,7 @@ impl AppStore {
         let store = app.store(STORE_FILE)?;
         Ok(AppStore {
             store,
-            password: PasswordFile::new(dir.join("password")),
+            password: SavedPassword::new(dir.join("password")),
             dir,
             notice,
         })
@@ -58,6 +59,11 @@ impl AppStore {
 
     pub fn has_password(&self) -> bool {
         matches!(self.password.load(), Ok(Some(_)))
+    }
+
+    /// Where the password is kept: the keyring, or the private file where none runs.
+    pub fn password_kept(&self) -> Kept {
+        self.password.kept()
     }
 
     /// Saves the settings; the password only when a new one is given.

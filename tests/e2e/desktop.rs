@@ -165,6 +165,11 @@ impl App {
                 .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
                 .env("ICECREAM_MOCK_CAPTURE", "1")
                 .env("RUST_LOG", "info")
+                // No keyring unless a test gives one (secret_service.rs): never the machine's own.
+                .env(
+                    "DBUS_SESSION_BUS_ADDRESS",
+                    format!("unix:path={}/no-bus", home.dir.path().display()),
+                )
                 .envs(env.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),

@@ -309,6 +309,7 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
         .await
         .unwrap();
     assert_eq!(placeholder.as_deref(), Some("Saved (leave empty to keep it)"));
+    let kept_text = app.text("#password-kept").await;
     let source = app.client.source().await.unwrap();
     assert!(
         !source.contains("kept-secret-pw"),
@@ -324,6 +325,15 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     );
     let pw = data.join("password");
     assert_eq!(std::fs::read_to_string(&pw).unwrap(), "kept-secret-pw");
+    assert_eq!(
+        kept_text,
+        format!(
+            "No keyring service runs on this computer, so the password is kept in {}, a file only you \
+             can read.",
+            pw.display()
+        ),
+        "Settings says where the password is"
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&pw).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only the user can read the password file");
@@ -880,4 +890,75 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
     assert!(app.text("#trusted-list").await.contains(&sha256));
     app.quit().await;
     drop(one);
+}
+
+#[tokio::test]
+async fn the_password_lives_in_the_keyring() {
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
+    let keyring = crate::secret_service::SecretService::start();
+    let env = [("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str())];
+    // A password file from before the keyring: it moves in at start and is deleted.
+    let data = home.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("password"), "an-older-password").unwrap();
+    let app = App::launch_with(screen, home, &env).await;
+    assert_eq!(keyring.app_password().as_deref(), Some("an-older-password"));
+    assert!(!data.join("password").exists(), "the old file is gone");
+
+    let password = ice.source_password.expose();
+    fill_settings(&app, ice, "/keyring.mp3", password, "mp3", "auto").await;
+    assert_eq!(keyring.app_password().as_deref(), Some(password));
+    for file in crate::secret_service::files_under(home.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(password),
+            "{} holds the password",
+            file.display()
+        );
+    }
+    open_settings(&app).await;
+    assert_eq!(
+        app.text("#password-kept").await,
+        "The password is kept in this computer's keyring."
+    );
+    app.quit().await;
+
+    // Read back after a restart: the broadcast logs in with it.
+    let app = App::launch_with(screen, home, &env).await;
+    app.click("#audio-only").await;
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    app.quit().await;
+
+    // The CLI uses the app's saved password.
+    // The CLI is the engine package's binary, built beside the app by `cargo test --workspace`.
+    let cli = Path::new(env!("CARGO_BIN_EXE_icecream-desktop")).with_file_name("icecream");
+    assert!(cli.exists(), "build the CLI too: cargo build -p icecream-engine");
+    let out = Command::new(cli)
+        .args([
+            "test-connection",
+            "--saved-password",
+            "--host",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(ice.port.to_string())
+        .args(["--mount", "/keyring.mp3"])
+        .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+        .env("HOME", home.dir.path())
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env_remove("ICECREAM_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

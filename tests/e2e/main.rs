@@ -4,3 +4,4 @@
 
 mod desktop;
 mod journeys;
+mod secret_service;

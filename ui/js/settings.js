@@ -71,6 +71,7 @@ export class SettingsDialog {
     const pw = this.field('password');
     pw.value = '';
     pw.placeholder = view.has_password ? 'Saved (leave empty to keep it)' : '';
+    document.getElementById('password-kept').textContent = view.password_kept;
     const live = this.isLive();
     for (const k of [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture']) this.field(k).disabled = live;
     this.showProblems([]);

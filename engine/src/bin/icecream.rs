@@ -9,13 +9,13 @@ use clap::{Args, Parser, Subcommand};
 use icecream_engine::icecast::{self, StreamHeaders, Target};
 use icecream_engine::input::{self, InputError};
 use icecream_engine::tls::Fingerprint;
-use icecream_engine::{Ffmpeg, MountFormat, Secret, Session, SessionOptions, Settings};
+use icecream_engine::{Ffmpeg, MountFormat, SavedPassword, Secret, Session, SessionOptions, Settings};
 
 /// Icecream: go live on an Icecast server from the command line.
 ///
 /// Settings come from a JSON settings file (--settings) and are overridden by flags. The password is
-/// never a flag: it comes from the ICECREAM_PASSWORD environment variable, from --password-file, or
-/// from a prompt when run in a terminal.
+/// never a flag: it comes from the ICECREAM_PASSWORD environment variable, from --password-file,
+/// from the app's saved password (--saved-password), or from a prompt when run in a terminal.
 #[derive(Parser, Debug)]
 #[command(name = "icecream", version, about, long_about)]
 struct Cli {
@@ -118,8 +118,12 @@ struct ServerArgs {
     #[arg(long)]
     user: Option<String>,
     /// Read the password from the first line of this file (else ICECREAM_PASSWORD, else a prompt).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "saved_password")]
     password_file: Option<PathBuf>,
+    /// Use the password the Icecream app saved (in this computer's keyring, or the app's private
+    /// file where no keyring runs).
+    #[arg(long)]
+    saved_password: bool,
     /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
     #[arg(long)]
     format: Option<MountFormat>,
@@ -201,6 +205,12 @@ impl ServerArgs {
     }
 
     fn password(&self) -> Result<Secret, String> {
+        if self.saved_password {
+            let data = dirs::data_dir().unwrap_or_default();
+            return SavedPassword::new(SavedPassword::app_file(&data))
+                .require()
+                .map_err(|e| e.to_string());
+        }
         if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 format!(
