@@ -17,6 +17,17 @@ const BENCH_ENV: &str = "ICECREAM_BENCH";
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     tauri::Builder::default()
+        // First, so that a second launch hands over before it opens anything: the two would share
+        // the password, the settings and the private server's folder.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            log::info!("a second launch was asked for: showing this window instead");
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| {
             let store = store::AppStore::open(app.handle())?;

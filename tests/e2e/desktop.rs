@@ -149,6 +149,12 @@ impl App {
     }
 
     pub async fn launch_with(screen: &Screen, home: &Home, env: &[(&str, &str)]) -> App {
+        // An app quit a moment ago may still be finishing (delivering its broadcast): a new one
+        // would hand over to it and exit (one app at a time).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !App::pids(home).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let port = webdriver::free_port();
         let native = webdriver::free_port();
         let driver_bin = which_tauri_driver();
@@ -197,16 +203,32 @@ impl App {
 
     /// The app's process id: the one running our binary with this test's HOME.
     pub fn pid(&self, home: &Home) -> Option<u32> {
+        App::pids(home).into_iter().next()
+    }
+
+    /// Every process running our binary with this test's HOME.
+    pub fn pids(home: &Home) -> Vec<u32> {
         let exe = env!("CARGO_BIN_EXE_icecream-desktop");
         let home_env = format!("HOME={}", home.dir.path().display());
-        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let env = std::fs::read(e.path().join("environ")).ok()?;
-            let ours =
-                cmd.starts_with(exe.as_bytes()) && env.split(|b| *b == 0).any(|v| v == home_env.as_bytes());
-            ours.then_some(pid)
-        })
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        procs
+            .flatten()
+            .filter_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                let env = std::fs::read(e.path().join("environ")).ok()?;
+                let ours = cmd.starts_with(exe.as_bytes())
+                    && env.split(|b| *b == 0).any(|v| v == home_env.as_bytes());
+                ours.then_some(pid)
+            })
+            .collect()
+    }
+
+    /// What the app has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub async fn quit(self) {

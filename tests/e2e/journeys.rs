@@ -898,7 +898,7 @@ async fn the_password_lives_in_the_keyring() {
     let Stage {
         ice, screen, home, ..
     } = stage;
-    let keyring = crate::secret_service::SecretService::start();
+    let keyring = crate::session_bus::SecretService::start();
     let env = [("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str())];
     // A password file from before the keyring: it moves in at start and is deleted.
     let data = home.data_dir();
@@ -911,7 +911,7 @@ async fn the_password_lives_in_the_keyring() {
     let password = ice.source_password.expose();
     fill_settings(&app, ice, "/keyring.mp3", password, "mp3", "auto").await;
     assert_eq!(keyring.app_password().as_deref(), Some(password));
-    for file in crate::secret_service::files_under(home.dir.path()) {
+    for file in crate::session_bus::files_under(home.dir.path()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(password),
@@ -961,4 +961,58 @@ async fn the_password_lives_in_the_keyring() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_second_launch_hands_over_to_the_first_window() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (screen, home) = (Screen::start(), Home::new());
+    let bus = crate::session_bus::SessionBus::start();
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())];
+    let app = App::launch_with(&screen, &home, &env).await;
+    let first = App::pids(&home);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // Launched again as a person would, from the menu: same user, same session.
+    let mut second = Command::new(env!("CARGO_BIN_EXE_icecream-desktop"))
+        .env("DISPLAY", &screen.display)
+        .env("HOME", home.dir.path())
+        .env("XDG_DATA_HOME", home.dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.dir.path().join("config"))
+        .env("XDG_CACHE_HOME", home.dir.path().join("cache"))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("ICECREAM_MOCK_CAPTURE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if status.is_none() {
+        let _ = second.kill();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the second launch exits within 5 s: {status:?}"
+    );
+    assert_eq!(App::pids(&home), first, "the first app is the only one");
+    app.wait_for(
+        || async { app.log_text().contains("a second launch was asked for") },
+        "the first window to be shown",
+    )
+    .await;
+    assert_eq!(
+        app.text("#golive").await,
+        "Go live",
+        "the first window still answers"
+    );
+    app.quit().await;
 }

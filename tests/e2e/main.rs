@@ -4,4 +4,4 @@
 
 mod desktop;
 mod journeys;
-mod secret_service;
+mod session_bus;
