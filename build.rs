@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "chunk_socket",
     "stop",
     "set_now_playing",
+    "open_log_folder",
+    "show_recording",
     "bench_raw",
     "bench_json",
     "bench_socket",

@@ -254,9 +254,20 @@ pub async fn push_chunk(state: State<'_, AppState>, request: Request<'_>) -> Ans
     Ok(state.live.push(bytes.clone()).await?)
 }
 
+#[derive(Serialize)]
+pub struct Stopped {
+    message: String,
+    /// A recording was made: "Show recording" can show it.
+    recorded: bool,
+}
+
 #[tauri::command]
-pub async fn stop(state: State<'_, AppState>) -> Answer<String> {
-    Ok(state.live.stop().await?)
+pub async fn stop(state: State<'_, AppState>) -> Answer<Stopped> {
+    let message = state.live.stop().await?;
+    Ok(Stopped {
+        message,
+        recorded: state.live.last_recording().await.is_some(),
+    })
 }
 
 #[derive(Serialize)]
@@ -280,6 +291,34 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     Ok(NowPlayingView {
         advice: shown.advice(),
         title: shown.title,
+    })
+}
+
+/// Settings → "Open the log folder": the app's log files, to attach to a message.
+#[tauri::command]
+pub fn open_log_folder(app: tauri::AppHandle) -> Answer<()> {
+    use tauri::Manager;
+    use tauri_plugin_opener::OpenerExt;
+    let dir = app.path().app_log_dir().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| icecream_engine::plain_io_reason(&e))?;
+    app.opener()
+        .open_path(dir.display().to_string(), None::<&str>)
+        .map_err(|_| format!("The log folder could not be opened. It is {}.", dir.display()).into())
+}
+
+/// After Stop: the last broadcast's recording, shown in its folder by the file manager.
+#[tauri::command]
+pub async fn show_recording(app: tauri::AppHandle, state: State<'_, AppState>) -> Answer<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let Some(path) = state.live.last_recording().await else {
+        return Err(String::from("There is no recording of a broadcast yet.").into());
+    };
+    app.opener().reveal_item_in_dir(&path).map_err(|_| {
+        format!(
+            "The file manager could not be opened. The recording is {}.",
+            path.display()
+        )
+        .into()
     })
 }
 

@@ -21,6 +21,8 @@ struct Running {
 #[derive(Default)]
 pub struct Live {
     running: Mutex<Option<Running>>,
+    /// The last broadcast's recording, for "Show recording" after Stop.
+    recorded: Mutex<Option<PathBuf>>,
 }
 
 impl Live {
@@ -39,9 +41,19 @@ impl Live {
         opts.record_to = record_to;
         let session = Session::start(settings.clone(), opts).map_err(|e| e.to_string())?;
         let mut rx = session.status();
+        log::info!(
+            "going live at {}",
+            icecream_engine::Target::from_settings(&settings).listen_url()
+        );
         tauri::async_runtime::spawn(async move {
+            let mut last = None;
             loop {
                 let now = rx.borrow_and_update().clone();
+                // The log keeps each change of state (a person's report starts there).
+                if last.as_ref() != Some(&now.state) {
+                    log::info!("broadcast: {}", now.line());
+                    last = Some(now.state.clone());
+                }
                 let done = now.state.is_final();
                 if status.send(now).is_err() || done || rx.changed().await.is_err() {
                     break;
@@ -85,6 +97,7 @@ impl Live {
         drop(r.chunks);
         let ended = r.session.stop().await;
         let last = r.status.borrow().clone();
+        *self.recorded.lock().await = last.recording.as_ref().map(PathBuf::from);
         let saved = match (last.recording_problem, last.recording) {
             (Some(problem), _) => format!(" {problem}"),
             (None, Some(path)) => format!(" The recording is in {path}."),
@@ -97,6 +110,11 @@ impl Live {
             icecream_engine::status::human_bytes(summary.bytes_sent),
             summary.delivery()
         ))
+    }
+
+    /// The last broadcast's recording, once it has stopped.
+    pub async fn last_recording(&self) -> Option<PathBuf> {
+        self.recorded.lock().await.clone()
     }
 
     /// The settings of the broadcast on air, if one is.

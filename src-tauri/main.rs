@@ -14,8 +14,12 @@ use tauri::Manager;
 /// Set by bench/ipc: grants the two benchmark commands, which the page never gets otherwise.
 const BENCH_ENV: &str = "ICECREAM_BENCH";
 
+/// The log file's size before it is set aside (five are kept): enough for hours of a broadcast's
+/// state changes and ffmpeg's lines, small enough to attach to a message.
+const LOG_FILE_BYTES: u128 = 2_000_000;
+
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
     tauri::Builder::default()
         // First, so that a second launch hands over before it opens anything: the two would share
         // the password, the settings and the private server's folder.
@@ -28,6 +32,25 @@ fn main() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        // The app's lines and ffmpeg's to a file in the app's log folder (Settings opens it) and
+        // to stderr for a terminal. The engine never logs the password.
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .clear_targets()
+                .targets([
+                    Target::new(TargetKind::LogDir {
+                        file_name: Some("icecream".into()),
+                    }),
+                    Target::new(TargetKind::Stderr),
+                ])
+                .level(log::LevelFilter::Info)
+                .level_for("zbus", log::LevelFilter::Warn)
+                .level_for("tracing", log::LevelFilter::Warn)
+                .max_file_size(LOG_FILE_BYTES)
+                .rotation_strategy(RotationStrategy::KeepSome(5))
+                .build(),
+        )
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| {
             let store = store::AppStore::open(app.handle())?;
@@ -88,6 +111,8 @@ fn main() {
             commands::chunk_socket,
             commands::stop,
             commands::set_now_playing,
+            commands::open_log_folder,
+            commands::show_recording,
             commands::bench_raw,
             commands::bench_json,
             commands::bench_socket,

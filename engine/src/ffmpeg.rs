@@ -130,12 +130,17 @@ impl Ffmpeg {
         let pid = child.id();
         let stderr_task = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            while let Ok(Some(tagged)) = lines.next_line().await {
+                let (level, line) = ffmpeg_level(&tagged);
                 // Minimal probing makes ffmpeg say this at every start; it is expected, not a problem.
-                if line.contains("not enough frames to estimate rate") {
-                    log::debug!("ffmpeg[{}]: {line}", pid.unwrap_or(0));
-                } else {
-                    log::warn!("ffmpeg[{}]: {line}", pid.unwrap_or(0));
+                let level = match line.contains("not enough frames to estimate rate") {
+                    true => log::Level::Debug,
+                    false => level,
+                };
+                log::log!(level, "ffmpeg[{}]: {line}", pid.unwrap_or(0));
+                // What it said about its streams is for the log; a failure is told by its warnings.
+                if level > log::Level::Warn {
+                    continue;
                 }
                 let mut t = tail2.lock().expect("stderr tail lock");
                 if t.len() == STDERR_TAIL {
@@ -155,6 +160,26 @@ impl Ffmpeg {
 }
 
 const STDERR_TAIL: usize = 20;
+
+/// ffmpeg runs with `-loglevel level+info`: each line carries its level ("[info]", "[warning]" …)
+/// after its context. Returns the level as the log's, and the line without the tag.
+fn ffmpeg_level(line: &str) -> (log::Level, String) {
+    const TAGS: [(&str, log::Level); 6] = [
+        ("[info] ", log::Level::Info),
+        ("[warning] ", log::Level::Warn),
+        ("[error] ", log::Level::Error),
+        ("[fatal] ", log::Level::Error),
+        ("[panic] ", log::Level::Error),
+        ("[verbose] ", log::Level::Debug),
+    ];
+    for (tag, level) in TAGS {
+        if let Some(at) = line.find(tag) {
+            return (level, format!("{}{}", &line[..at], &line[at + tag.len()..]));
+        }
+    }
+    // Untagged: a continuation of the line before, or a tool's own words; kept as a warning was.
+    (log::Level::Warn, line.to_string())
+}
 
 pub struct FfmpegProcess {
     pub child: Child,
@@ -244,7 +269,9 @@ pub fn args(
     restarted: bool,
 ) -> Vec<String> {
     let mut a = Args::default();
-    a.push(["-hide_banner", "-nostdin", "-loglevel", "warning"]);
+    // Info, with each line's level: its streams and settings reach the log a person can send;
+    // only warnings and errors make a failure's reason.
+    a.push(["-hide_banner", "-nostdin", "-loglevel", "level+info", "-nostats"]);
     if realtime {
         a.push(["-re"]);
     }
@@ -356,6 +383,24 @@ impl Args {
 
 #[cfg(test)]
 mod tests {
+    use super::ffmpeg_level;
+
+    #[test]
+    fn ffmpeg_lines_keep_their_level() {
+        assert_eq!(
+            ffmpeg_level("[mp3 @ 0x55] [warning] Estimating duration"),
+            (log::Level::Warn, "[mp3 @ 0x55] Estimating duration".to_string())
+        );
+        assert_eq!(
+            ffmpeg_level("[info] Input #0, matroska,webm, from 'pipe:':"),
+            (
+                log::Level::Info,
+                "Input #0, matroska,webm, from 'pipe:':".to_string()
+            )
+        );
+        assert_eq!(ffmpeg_level("[fatal] pipe:: Invalid data").0, log::Level::Error);
+        assert_eq!(ffmpeg_level("no tag").0, log::Level::Warn);
+    }
 
     #[cfg(unix)]
     #[test]

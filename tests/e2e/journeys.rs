@@ -232,6 +232,26 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         notice.contains("The recording is in") && notice.contains("Music/Icecream"),
         "{notice}"
     );
+    assert_eq!(
+        app.text("#show-recording").await,
+        "Show recording",
+        "offered after Stop"
+    );
+
+    // The log a person can send: the broadcast's states and ffmpeg's lines, never the password.
+    let log = std::fs::read_to_string(home.data_dir().join("logs/icecream.log")).expect("a log file");
+    for said in [
+        "broadcast: Connecting",
+        "broadcast: LIVE",
+        "broadcast: Stopped",
+        "ffmpeg[",
+    ] {
+        assert!(log.contains(said), "the log lacks {said:?}:\n{log}");
+    }
+    assert!(
+        !log.contains(ice.source_password.expose()),
+        "the log holds the password"
+    );
     app.quit().await;
 }
 

@@ -34,6 +34,16 @@ export function statusText(s) {
   }
 }
 
+/** "Show recording": the file manager opens the recording's folder with the file selected. */
+function showRecordingButton() {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.id = 'show-recording';
+  button.textContent = 'Show recording';
+  button.addEventListener('click', () => call('show_recording').catch((e) => showNotice(errorText(e))));
+  return button;
+}
+
 export class LivePanel {
   /**
    * app: { settings(): view, audioOnly(): bool, capture: Capture, onLive(share, format), onEnded(),
@@ -193,9 +203,10 @@ export class LivePanel {
     try {
       // Every recorded byte reaches the server before the connection closes.
       await this.finishChunks();
-      const message = await call('stop');
+      const stopped = await call('stop');
       this.show({ state: 'stopped' });
-      showNotice(message, 'info');
+      showNotice(stopped.message, 'info');
+      if (stopped.recorded) noticeAction(showRecordingButton());
     } catch (e) {
       this.show({ state: 'failed', reason: errorText(e) });
     } finally {

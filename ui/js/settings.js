@@ -41,6 +41,8 @@ export class SettingsDialog {
     document.getElementById('cancel-settings').addEventListener('click', () => this.dialog.close());
     document.getElementById('test-connection').addEventListener('click', () => this.test());
     document.getElementById('try-local-settings').addEventListener('click', () => this.onTryLocal());
+    document.getElementById('open-log-folder').addEventListener('click', () =>
+      call('open_log_folder').catch((e) => this.fail(e)));
     this.trusted = new TrustedList({
       onChanged: (view) => this.certificatesChanged(view),
       onError: (text) => this.fail({ message: text }),
