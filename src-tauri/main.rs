@@ -46,6 +46,9 @@ fn main() {
                 .level(log::LevelFilter::Info)
                 .level_for("zbus", log::LevelFilter::Warn)
                 .level_for("tracing", log::LevelFilter::Warn)
+                // It logs each refused certificate in rustls' debug form; the engine logs the
+                // refusal in words.
+                .level_for("rustls_platform_verifier", log::LevelFilter::Off)
                 .max_file_size(LOG_FILE_BYTES)
                 .rotation_strategy(RotationStrategy::KeepSome(5))
                 .build(),

@@ -314,8 +314,14 @@ pub fn classify(host: &str, port: u16, pin: Option<Fingerprint>, e: &std::io::Er
     }
 }
 
+/// The refusal in words, logged as such (the log is sent by people too: no rustls debug forms).
 fn certificate(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> IcecastError {
-    log::info!("the certificate of {host}:{port} was refused: {refused}");
+    let e = certificate_error(host, port, pin, refused);
+    log::info!("certificate {} of {host}:{port} refused: {e}", refused.presented);
+    e
+}
+
+fn certificate_error(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> IcecastError {
     let host_s = host.to_string();
     match &refused.cause {
         e if issuer_unknown(e, refused.own)

@@ -282,11 +282,36 @@ async fn wrong_password_is_said_plainly_and_the_app_stays_usable() {
         "auto",
     )
     .await;
-    app.click("#golive").await;
+    // The keyboard shortcut its tooltip names goes live and stops.
+    let title = app.el("#golive").await.attr("title").await.unwrap();
+    assert_eq!(title.as_deref(), Some("Go live (Ctrl+Shift+L)"));
+    press_ctrl_shift(&app, 'l').await;
     app.wait_status("LIVE").await;
-    app.click("#golive").await;
+    press_ctrl_shift(&app, 'l').await;
     app.wait_status("Stopped").await;
     app.quit().await;
+}
+
+/// Ctrl+Shift+`key`, pressed as a person does (WebDriver key actions).
+async fn press_ctrl_shift(app: &App, key: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down {
+            value: Key::Control.into(),
+        })
+        .then(KeyAction::Down {
+            value: Key::Shift.into(),
+        })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+        .then(KeyAction::Up {
+            value: Key::Shift.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Control.into(),
+        });
+    app.client.perform_actions(keys).await.unwrap();
 }
 
 #[tokio::test]

@@ -18,6 +18,9 @@ function bytes(n) {
   return `${(n / 1e9).toFixed(2)} GB`;
 }
 
+/** The Go live / Stop shortcut as this computer writes it. */
+export const SHORTCUT = /Mac/.test(navigator.platform) ? '⌘⇧L' : 'Ctrl+Shift+L';
+
 export function statusText(s) {
   switch (s.state) {
     case 'idle': return 'Not live';
@@ -57,6 +60,14 @@ export class LivePanel {
     this.live = false;
     this.failedPush = false;
     this.button.addEventListener('click', () => (this.live ? this.stop() : this.goLive()));
+    // Ctrl+Shift+L (⌘⇧L on a Mac) goes live and stops, from anywhere in the window but Settings.
+    document.addEventListener('keydown', (e) => {
+      const settingsOpen = document.getElementById('settings').open;
+      if ((e.ctrlKey || e.metaKey) && e.shiftKey && e.key.toLowerCase() === 'l' && !settingsOpen) {
+        e.preventDefault();
+        if (!this.button.disabled) this.button.click();
+      }
+    });
     this.show({ state: 'idle' });
   }
 
@@ -103,6 +114,7 @@ export class LivePanel {
   setLive(live) {
     this.live = live;
     this.button.textContent = live ? 'Stop' : 'Go live';
+    this.button.title = `${live ? 'Stop' : 'Go live'} (${SHORTCUT})`;
     this.button.classList.toggle('live', live);
   }
 

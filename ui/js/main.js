@@ -1,7 +1,7 @@
 // Wires the panels together: settings, capture, live, share, now playing, first run.
 import { call, errorText } from './ipc.js';
 import { Capture, CaptureError } from './capture.js';
-import { LivePanel } from './live.js';
+import { LivePanel, SHORTCUT } from './live.js';
 import { SettingsDialog } from './settings.js';
 import { SharePanel } from './share.js';
 import { NowPlayingPanel } from './nowplaying.js';
@@ -50,7 +50,7 @@ function setView(v) {
   view = v;
   $('first-run').hidden = v.configured;
   $('golive').disabled = !v.configured;
-  $('golive').title = v.configured ? '' : 'Enter your server in Settings first.';
+  $('golive').title = v.configured ? `Go live (${SHORTCUT})` : 'Enter your server in Settings first.';
 }
 
 async function tryLocal() {
