@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "set_now_playing",
     "open_log_folder",
     "show_recording",
+    "choose_recordings_folder",
     "bench_raw",
     "bench_json",
     "bench_socket",

@@ -238,11 +238,15 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
 }
 
 #[tauri::command]
-pub async fn go_live(state: State<'_, AppState>, status: Channel<Status>) -> Answer<Share> {
+pub async fn go_live(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    status: Channel<Status>,
+) -> Answer<Share> {
     let settings = state.store().settings()?;
     settings.validate()?;
     let record_to = settings.recording_dir(Some(&state.folders.videos), Some(&state.folders.music));
-    Ok(state.live.start(settings, status, record_to).await?)
+    Ok(state.live.start(app, settings, status, record_to).await?)
 }
 
 /// One recorder chunk, as the raw request body: never a JSON array of numbers.
@@ -304,6 +308,47 @@ pub fn open_log_folder(app: tauri::AppHandle) -> Answer<()> {
     app.opener()
         .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|_| format!("The log folder could not be opened. It is {}.", dir.display()).into())
+}
+
+/// Settings → Recording → "Choose…": the system's folder dialog, opened at the folder in the field
+/// (or the default one). None when the person cancels.
+#[tauri::command]
+pub async fn choose_recordings_folder(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    current: String,
+    audio_only: bool,
+) -> Answer<Option<String>> {
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    let default = if audio_only {
+        &state.folders.music
+    } else {
+        &state.folders.videos
+    };
+    let start = Some(std::path::PathBuf::from(current.trim()))
+        .filter(|p| p.is_absolute() && p.is_dir())
+        .or_else(|| Some(default.join("Icecream")).filter(|p| p.is_dir()))
+        .unwrap_or_else(|| default.clone());
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_title("Where Icecream keeps its recordings")
+        .set_directory(start);
+    if let Some(window) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&window);
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    dialog.pick_folder(move |folder| {
+        let _ = tx.send(folder);
+    });
+    let Some(folder) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = folder
+        .into_path()
+        .map_err(|_| String::from("That folder is not on this computer's disks. Choose another one."))?;
+    Ok(Some(path.display().to_string()))
 }
 
 /// After Stop: the last broadcast's recording, shown in its folder by the file manager.

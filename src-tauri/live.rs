@@ -28,6 +28,7 @@ pub struct Live {
 impl Live {
     pub async fn start(
         &self,
+        app: tauri::AppHandle,
         settings: Settings,
         status: Channel<Status>,
         record_to: Option<PathBuf>,
@@ -52,6 +53,7 @@ impl Live {
                 // The log keeps each change of state (a person's report starts there).
                 if last.as_ref() != Some(&now.state) {
                     log::info!("broadcast: {}", now.line());
+                    crate::notify::state_changed(&app, last.as_ref(), &now.state);
                     last = Some(now.state.clone());
                 }
                 let done = now.state.is_final();

@@ -6,6 +6,7 @@
 mod chunk_socket;
 mod commands;
 mod live;
+mod notify;
 mod store;
 mod webview;
 
@@ -54,6 +55,8 @@ fn main() {
                 .build(),
         )
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_store::Builder::default().build())
         .setup(|app| {
             let store = store::AppStore::open(app.handle())?;
@@ -116,6 +119,7 @@ fn main() {
             commands::set_now_playing,
             commands::open_log_folder,
             commands::show_recording,
+            commands::choose_recordings_folder,
             commands::bench_raw,
             commands::bench_json,
             commands::bench_socket,

@@ -91,6 +91,53 @@ impl Screen {
     }
 }
 
+impl Screen {
+    /// Drives a native window (GTK's folder dialog) the way a person's keyboard does: xdotool,
+    /// with the given arguments, on this screen. Its output, trimmed.
+    pub fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xdotool drives native dialogs in the tests; install the xdotool package");
+        assert!(
+            out.status.success(),
+            "xdotool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits for a native window with this title and gives it the keyboard; its id.
+    pub async fn focus_window(&self, title: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", title])
+                .env("DISPLAY", &self.display)
+                .output()
+                .expect("xdotool drives native dialogs in the tests; install the xdotool package");
+            let id = String::from_utf8_lossy(&found.stdout);
+            if let Some(id) = id.lines().next() {
+                let id = id.to_string();
+                self.xdotool(&["windowfocus", "--sync", &id]);
+                return id;
+            }
+            assert!(Instant::now() < deadline, "no window titled {title:?} appeared");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether a window with this title is shown.
+    pub fn shows_window(&self, title: &str) -> bool {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", title])
+            .env("DISPLAY", &self.display)
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    }
+}
+
 /// Where screenshots of a test run are kept.
 pub fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

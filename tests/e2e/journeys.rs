@@ -1061,3 +1061,140 @@ async fn a_second_launch_hands_over_to_the_first_window() {
     );
     app.quit().await;
 }
+
+/// The folder dialog's title (commands.rs).
+const FOLDER_DIALOG: &str = "Where Icecream keeps its recordings";
+
+#[tokio::test]
+async fn the_recordings_folder_is_chosen_with_the_folder_dialog() {
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
+    let app = stage.app_set_for("/folder.mp3", "mp3", "recorder").await;
+    app.click("#audio-only").await;
+    let chosen = home.dir.path().join("Shows/Friday night");
+    std::fs::create_dir_all(&chosen).unwrap();
+
+    // Cancelled: nothing changes.
+    open_settings(&app).await;
+    app.click("#choose-folder").await;
+    screen.focus_window(FOLDER_DIALOG).await;
+    screen.xdotool(&["key", "Escape"]);
+    wait_closed(screen, FOLDER_DIALOG).await;
+    assert_eq!(app.value("#settings-form [name=\"folder\"]").await, "");
+
+    // Chosen as a person does: the location typed (Ctrl+L), then Select.
+    app.click("#choose-folder").await;
+    screen.focus_window(FOLDER_DIALOG).await;
+    screen.xdotool(&["key", "ctrl+l"]);
+    screen.xdotool(&["type", "--delay", "20", &format!("{}/", chosen.display())]);
+    screen.screenshot(&artifacts().join("folder-dialog.png"));
+    screen.xdotool(&["key", "Return"]);
+    // The page is not asked anything while the dialog is up: WebKitWebDriver takes the modal
+    // dialog's wait for a hung page.
+    wait_closed(screen, FOLDER_DIALOG).await;
+    let wanted = chosen.display().to_string();
+    assert_eq!(app.value("#settings-form [name=\"folder\"]").await, wanted);
+    save_settings(&app).await;
+    let saved = std::fs::read_to_string(home.data_dir().join("settings.json")).unwrap();
+    assert!(
+        saved.contains(&serde_json::to_string(&wanted).unwrap()),
+        "settings.json holds the folder: {saved}"
+    );
+
+    // The next broadcast is recorded there.
+    let listener = go_live_and_listen(&app, ice, "/folder.mp3").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    listener.heard(&app, &home.dir.path().join("heard.mp3")).await;
+    let kept: Vec<PathBuf> = std::fs::read_dir(&chosen)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(kept.len(), 1, "one recording in the chosen folder: {kept:?}");
+    assert!(decoded_seconds(&kept[0]) >= 2.0, "{kept:?}");
+    app.quit().await;
+}
+
+async fn wait_closed(screen: &Screen, title: &str) {
+    for _ in 0..50 {
+        if !screen.shows_window(title) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screen.screenshot(&artifacts().join("window-left-open.png"));
+    panic!("the window {title:?} is still open after 5 s");
+}
+
+#[tokio::test]
+async fn a_drop_behind_other_windows_is_told_by_a_notification() {
+    let mut stage = Stage::new().await;
+    let notifications = crate::session_bus::Notifications::start(&stage.screen.display);
+    let env = [("DBUS_SESSION_BUS_ADDRESS", notifications.address.as_str())];
+    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
+    let password = stage.ice.source_password.expose().to_string();
+    fill_settings(&app, &stage.ice, "/told.mp3", &password, "mp3", "recorder").await;
+    app.click("#audio-only").await;
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    let screen = &stage.screen;
+
+    // While the window has the keyboard, its status line says it all: no notification.
+    let window = screen.focus_window("Icecream").await;
+    stage.ice.kill();
+    app.wait_status("Reconnecting").await;
+    stage.ice.restart().await.unwrap();
+    app.wait_status("LIVE").await;
+    assert_eq!(
+        notifications.shown(),
+        vec![],
+        "nothing while the window is in front"
+    );
+
+    // Another program's window in front, with the keyboard and the pointer.
+    let mut other = Command::new("xmessage")
+        .args([
+            "-name",
+            "other-program",
+            "-geometry",
+            "400x200+0+0",
+            "Another program",
+        ])
+        .env("DISPLAY", &screen.display)
+        .spawn()
+        .expect("xmessage (package x11-utils)");
+    let front = screen.focus_window("other-program").await;
+    screen.xdotool(&["mousemove", "--window", &front, "20", "20"]);
+    assert_ne!(screen.xdotool(&["getwindowfocus"]), window);
+    stage.ice.kill();
+    app.wait_status("Reconnecting").await;
+    stage.ice.restart().await.unwrap();
+    app.wait_status("LIVE").await;
+    let shown = notifications.shown();
+    let summaries: Vec<&str> = shown.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        summaries,
+        ["Your broadcast dropped", "You are live again"],
+        "{shown:?}"
+    );
+    assert!(
+        shown[0]
+            .1
+            .contains("Icecream is reconnecting; the recording goes on."),
+        "{shown:?}"
+    );
+    for (_, body) in &shown {
+        assert!(
+            !body.contains("Error {") && !body.contains("Other("),
+            "plain words: {body}"
+        );
+    }
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    assert_eq!(notifications.shown().len(), 2, "Stop is the person's own doing");
+    let _ = other.kill();
+    let _ = other.wait();
+    app.quit().await;
+}

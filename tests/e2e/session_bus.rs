@@ -54,6 +54,78 @@ impl Drop for SessionBus {
     }
 }
 
+/// A desktop's notification service (dunst, a real org.freedesktop.Notifications server) on a
+/// private session bus, showing on the test's screen.
+pub struct Notifications {
+    pub address: String,
+    dunst: Child,
+    _bus: SessionBus,
+}
+
+impl Notifications {
+    pub fn start(display: &str) -> Notifications {
+        let bus = SessionBus::start();
+        let dunst = Command::new("dunst")
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("DISPLAY", display)
+            .env("HOME", bus.dir.path())
+            .env("XDG_CONFIG_HOME", bus.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dunst is installed (package dunst)");
+        let n = Notifications {
+            address: bus.address.clone(),
+            dunst,
+            _bus: bus,
+        };
+        wait_until(|| n.dunstctl(&["count", "history"]).is_some(), "dunst");
+        n
+    }
+
+    fn dunstctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// Every notification shown so far, as (summary, body), oldest first.
+    pub fn shown(&self) -> Vec<(String, String)> {
+        // Shown ones go to the history when closed; the history is what dunstctl can read.
+        self.dunstctl(&["close-all"]);
+        std::thread::sleep(Duration::from_millis(200));
+        let history = self.dunstctl(&["history"]).unwrap_or_default();
+        let doc: serde_json::Value = serde_json::from_str(&history).unwrap_or_default();
+        let text = |n: &serde_json::Value, key: &str| n[key]["data"].as_str().unwrap_or("").to_string();
+        let mut all: Vec<(i64, String, String)> = doc["data"][0]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| {
+                (
+                    n["id"]["data"].as_i64().unwrap_or(0),
+                    text(n, "summary"),
+                    text(n, "body"),
+                )
+            })
+            .collect();
+        all.sort();
+        all.into_iter().map(|(_, s, b)| (s, b)).collect()
+    }
+}
+
+impl Drop for Notifications {
+    fn drop(&mut self) {
+        let _ = self.dunst.kill();
+        let _ = self.dunst.wait();
+    }
+}
+
 pub struct SecretService {
     /// What the app and the CLI are given as DBUS_SESSION_BUS_ADDRESS.
     pub address: String,

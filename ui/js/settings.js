@@ -41,6 +41,7 @@ export class SettingsDialog {
     document.getElementById('cancel-settings').addEventListener('click', () => this.dialog.close());
     document.getElementById('test-connection').addEventListener('click', () => this.test());
     document.getElementById('try-local-settings').addEventListener('click', () => this.onTryLocal());
+    document.getElementById('choose-folder').addEventListener('click', () => this.chooseFolder());
     document.getElementById('open-log-folder').addEventListener('click', () =>
       call('open_log_folder').catch((e) => this.fail(e)));
     this.trusted = new TrustedList({
@@ -76,6 +77,7 @@ export class SettingsDialog {
     document.getElementById('password-kept').textContent = view.password_kept;
     const live = this.isLive();
     for (const k of [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture']) this.field(k).disabled = live;
+    document.getElementById('choose-folder').disabled = live;
     this.showProblems([]);
     this.trusted.show(s.trusted_certificates || []);
     this.results.replaceChildren();
@@ -126,6 +128,20 @@ export class SettingsDialog {
       this.field('password').value = '';
       this.close();
       this.onSaved(view);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** The system's folder dialog; the choice goes into the field, saved with the rest. */
+  async chooseFolder() {
+    const format = this.view.formats.find((f) => f.id === this.field('format').value);
+    try {
+      const folder = await call('choose_recordings_folder', {
+        current: this.field('folder').value,
+        audioOnly: !!format && !format.has_video,
+      });
+      if (folder !== null) this.field('folder').value = folder;
     } catch (e) {
       this.fail(e);
     }
