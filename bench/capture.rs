@@ -73,8 +73,9 @@ const invoke = window.__TAURI__.core.invoke;
 (async () => {
   const view = await invoke('load_settings');
   const s = view.settings;
-  Object.assign(s.server, { host, port, mount: '/bench', tls: false });
-  Object.assign(s.encoding, { format, width, height, fps: 30 });
+  Object.assign(s.destinations[0].server, { host, port, mount: '/bench', tls: false });
+  s.destinations[0].format = format;
+  Object.assign(s.encoding, { width, height, fps: 30 });
   await invoke('save_settings', { settings: s, password });
   localStorage.setItem('capturePath', path);
   localStorage.setItem('audioOnly', format === 'webm-video' ? '0' : '1');

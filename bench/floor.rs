@@ -20,7 +20,12 @@ pub fn command(
 ) -> Command {
     let mut args = match (format.written_by_engine(), input) {
         (true, Container::Webm) => relay_copy(format),
-        _ => icecream_engine::ffmpeg::args(format, input, &Default::default(), false, false),
+        _ => icecream_engine::ffmpeg::args(
+            &icecream_engine::settings::Encode::of(format),
+            input,
+            false,
+            false,
+        ),
     };
     // The engine's ffmpeg writes to its stdout ("pipe:1"); the floor's goes to the server.
     args.pop();

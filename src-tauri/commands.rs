@@ -133,9 +133,9 @@ pub async fn load_settings(state: State<'_, AppState>) -> Answer<SettingsView> {
 
 /// The form's settings with the password: the one typed now, else the saved one.
 fn with_password(state: &AppState, mut settings: Settings, password: Option<String>) -> Answer<Settings> {
-    settings.server.password = match password.filter(|p| !p.is_empty()) {
+    settings.first_mut().server.password = match password.filter(|p| !p.is_empty()) {
         Some(p) => Secret::new(p),
-        None => state.store().settings()?.server.password,
+        None => state.store().settings()?.first().server.password.clone(),
     };
     Ok(settings)
 }
@@ -150,7 +150,7 @@ pub async fn save_settings(
     let settings = with_password(&state, settings, password)?;
     settings.validate()?;
     if let Some(on_air) = state.live.on_air().await {
-        if on_air.server != settings.server || on_air.encoding != settings.encoding {
+        if on_air.destinations != settings.destinations || on_air.encoding != settings.encoding {
             return Err(String::from(
                 "You are live: the server, mount, format, size, frame rate and bitrates cannot change \
                  during a broadcast. Stop first, then change them.",
@@ -170,11 +170,24 @@ pub async fn test_connection(
 ) -> Answer<Vec<Check>> {
     let settings = with_password(&state, settings, password)?;
     settings.validate()?;
-    Ok(icecast::test_connection(
-        &Target::from_settings(&settings),
-        &StreamHeaders::from_settings(&settings),
-    )
-    .await)
+    // Every destination that is switched on, each answer named by its destination when there
+    // are several.
+    let several = settings.enabled().count() > 1;
+    let mut all = Vec::new();
+    for (_, d) in settings.enabled() {
+        let checks = icecast::test_connection(
+            &Target::new(&settings, d),
+            &StreamHeaders::new(&settings.stream, d),
+        )
+        .await;
+        all.extend(checks.into_iter().map(|mut c| {
+            if several {
+                c.message = format!("{}: {}", d.label(), c.message);
+            }
+            c
+        }));
+    }
+    Ok(all)
 }
 
 /// "Trust this certificate": the server's own certificate, by the fingerprint the person was shown,
@@ -227,10 +240,7 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
     if settings.stream.name.trim().is_empty() {
         settings.stream.name = "My first broadcast".into();
     }
-    settings.encoding = icecream_engine::settings::EncodingSettings {
-        format,
-        ..saved.encoding
-    };
+    settings.encoding = saved.encoding;
     state.store().save(&settings, Some(&server.source_password))?;
     *local = Some(server);
     drop(local);
@@ -285,13 +295,9 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     let Some(settings) = state.live.on_air().await else {
         return Err(String::from("Go live first: the title is shown to listeners of a live stream.").into());
     };
-    let shown = icecast::set_now_playing(
-        &Target::from_settings(&settings),
-        settings.encoding.format,
-        &title,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let shown = icecast::set_now_playing(&Target::from_settings(&settings), settings.first().format, &title)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(NowPlayingView {
         advice: shown.advice(),
         title: shown.title,

@@ -52,7 +52,7 @@ impl AppStore {
             None => Settings::default(),
         };
         if let Some(pw) = self.password.load().map_err(|e| e.to_string())? {
-            settings.server.password = pw;
+            settings.first_mut().server.password = pw;
         }
         Ok(settings)
     }

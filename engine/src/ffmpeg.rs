@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::format::{Container, MountFormat};
-use crate::settings::EncodingSettings;
+use crate::settings::Encode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FfmpegError {
@@ -261,13 +261,8 @@ pub const OGG_PAGE_US: u32 = 200_000;
 /// `realtime` paces reading at the media's own speed (for playing a finished file live).
 /// `restarted`: this encoder takes over mid-stream from one that died; its WebM or Ogg output keeps
 /// the input's timestamps so that it continues the timeline listeners are already on.
-pub fn args(
-    format: MountFormat,
-    input: Container,
-    enc: &EncodingSettings,
-    realtime: bool,
-    restarted: bool,
-) -> Vec<String> {
+pub fn args(encode: &Encode, input: Container, realtime: bool, restarted: bool) -> Vec<String> {
+    let (format, enc) = (encode.format, &encode.video);
     let mut a = Args::default();
     // Info, with each line's level: its streams and settings reach the log a person can send;
     // only warnings and errors make a failure's reason.
@@ -281,7 +276,7 @@ pub fn args(
     // Probe as little as possible: the recorder's header already describes every stream, and
     // ffmpeg's default probing holds back the first output for over two seconds.
     a.push(["-probesize", "32", "-analyzeduration", "0", "-i", "pipe:0"]);
-    let abr = format!("{}k", enc.audio_bitrate_kbps);
+    let abr = format!("{}k", encode.audio_bitrate_kbps);
     let opus = ["-c:a", "libopus", "-b:a", &abr, "-ar", "48000"];
     // WebM that a WebM or Ogg Opus mount can carry never comes here (the engine writes it
     // itself), so for those mounts ffmpeg always encodes: WebKit's MP4, or codecs the mount
@@ -318,7 +313,7 @@ pub fn args(
         MountFormat::Mp3 => {
             // Trailing silence long enough to fill Icecast's last 1400-byte block (see
             // MountFormat::end_padding), so that listeners get all of the real audio.
-            let pad_secs = (2048.0 * 8.0 / (enc.audio_bitrate_kbps as f64 * 1000.0)).max(0.1);
+            let pad_secs = (2048.0 * 8.0 / (encode.audio_bitrate_kbps as f64 * 1000.0)).max(0.1);
             let pad = format!("apad=pad_dur={pad_secs:.2}");
             a.push([
                 "-map",
@@ -413,7 +408,7 @@ mod tests {
     use super::*;
 
     fn joined(format: MountFormat, input: Container) -> String {
-        args(format, input, &EncodingSettings::default(), false, false).join(" ")
+        args(&Encode::of(format), input, false, false).join(" ")
     }
 
     #[test]

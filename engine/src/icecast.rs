@@ -11,7 +11,7 @@ use crate::format::MountFormat;
 use crate::login::{Answers, Verdict};
 use crate::net::{self, Conn, Endpoint};
 use crate::secret::Secret;
-use crate::settings::Settings;
+use crate::settings::{Destination, Settings, StreamInfo};
 use crate::tls::{CertificateOffer, Fingerprint};
 
 /// Everything that can go wrong talking to the server, each in words a broadcaster can act on.
@@ -157,19 +157,26 @@ pub struct Target {
 }
 
 impl Target {
-    /// Settings must have been validated (port in range).
-    pub fn from_settings(s: &Settings) -> Target {
+    /// One destination of validated settings (port in range), with any certificate trusted for
+    /// its server.
+    pub fn new(s: &Settings, d: &Destination) -> Target {
+        let (host, port) = (d.server.host.trim(), d.server.port as u16);
         Target {
             endpoint: Endpoint {
-                host: s.server.host.trim().to_string(),
-                port: s.server.port as u16,
-                tls: s.server.tls,
-                pin: s.pin_for(s.server.host.trim(), s.server.port as u16),
+                host: host.to_string(),
+                port,
+                tls: d.server.tls,
+                pin: s.pin_for(host, port),
             },
-            mount: s.mount(),
-            username: s.server.username.clone(),
-            password: s.server.password.clone(),
+            mount: d.mount(),
+            username: d.server.username.clone(),
+            password: d.server.password.clone(),
         }
+    }
+
+    /// The first destination's: for callers that talk to one server.
+    pub fn from_settings(s: &Settings) -> Target {
+        Target::new(s, s.first())
     }
 
     fn basic_auth(&self) -> String {
@@ -199,17 +206,22 @@ pub struct StreamHeaders {
 }
 
 impl StreamHeaders {
-    pub fn from_settings(s: &Settings) -> StreamHeaders {
-        let f = s.encoding.format;
+    /// The broadcast's info with one destination's format and bitrate.
+    pub fn new(stream: &StreamInfo, d: &Destination) -> StreamHeaders {
         StreamHeaders {
-            content_type: f.content_type().to_string(),
-            name: s.stream.name.clone(),
-            description: s.stream.description.clone(),
-            genre: s.stream.genre.clone(),
-            url: s.stream.url.clone(),
-            public: s.stream.public,
-            audio_bitrate_kbps: Some(s.encoding.audio_bitrate_kbps),
+            content_type: d.format.content_type().to_string(),
+            name: stream.name.clone(),
+            description: stream.description.clone(),
+            genre: stream.genre.clone(),
+            url: stream.url.clone(),
+            public: stream.public,
+            audio_bitrate_kbps: Some(d.audio_bitrate_kbps),
         }
+    }
+
+    /// The first destination's: for callers that talk to one server.
+    pub fn from_settings(s: &Settings) -> StreamHeaders {
+        StreamHeaders::new(&s.stream, s.first())
     }
 }
 

@@ -23,6 +23,7 @@ const GHOST_RETRY: Duration = Duration::from_secs(1);
 pub const WAITING_FOR_RELEASE: &str =
     "waiting for the server to release the mount (it has not yet noticed that the old connection is gone)";
 
+#[derive(Default)]
 pub(crate) struct Counters {
     pub bytes_in: AtomicU64,
     pub bytes_sent: AtomicU64,

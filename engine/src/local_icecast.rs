@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::net::Endpoint;
+use crate::settings::{Destination, ServerSettings};
 use crate::{icecast, MountFormat, Secret, Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -290,15 +291,27 @@ impl LocalIcecast {
 
     /// Settings that broadcast to this server on `mount` in `format`, password included.
     pub fn settings(&self, mount: &str, format: MountFormat) -> Settings {
-        let mut s = Settings::default();
-        s.server.host = "127.0.0.1".into();
-        s.server.port = self.port as u32;
-        s.server.tls = false;
-        s.server.mount = mount.into();
-        s.server.username = "source".into();
-        s.server.password = self.source_password.clone();
-        s.encoding.format = format;
-        s
+        Settings {
+            destinations: vec![self.destination(mount, format)],
+            ..Settings::default()
+        }
+    }
+
+    /// A destination on this server: `mount` in `format`, password included.
+    pub fn destination(&self, mount: &str, format: MountFormat) -> Destination {
+        Destination {
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: self.port as u32,
+                tls: false,
+                mount: mount.into(),
+                mount_per_user: false,
+                username: "source".into(),
+                password: self.source_password.clone(),
+            },
+            format,
+            ..Destination::default()
+        }
     }
 
     pub fn error_log(&self) -> String {

@@ -12,6 +12,7 @@ use tokio::sync::{watch, Notify};
 use crate::icecast::IcecastError;
 use crate::link::Uplink;
 
+#[derive(Clone)]
 pub(crate) enum Item {
     Output(Vec<u8>, Instant),
     /// A new encoder's output follows.
@@ -64,6 +65,48 @@ impl Outbox {
                 }
             }
             self.ready.notified().await;
+        }
+    }
+}
+
+/// One stream's output, handed to the outbox of every destination that carries it: one encode,
+/// several senders. A destination that has given up gets no more; the others go on.
+pub(crate) struct Lanes {
+    lanes: Vec<Arc<Outbox>>,
+    /// When the stream first had output (an encoder that dies before that cannot be helped by a
+    /// restart).
+    pub made_output: std::sync::OnceLock<Instant>,
+}
+
+impl Lanes {
+    pub fn new(lanes: Vec<Arc<Outbox>>) -> Self {
+        Lanes {
+            lanes,
+            made_output: Default::default(),
+        }
+    }
+
+    pub fn push(&self, item: Item) {
+        let _ = self.made_output.set(Instant::now());
+        let open: Vec<&Arc<Outbox>> = self.lanes.iter().filter(|l| !*l.gave_up.borrow()).collect();
+        if let Some((last, others)) = open.split_last() {
+            for lane in others {
+                lane.push(item.clone());
+            }
+            last.push(item);
+        }
+    }
+
+    pub fn close(&self) {
+        for lane in &self.lanes {
+            lane.close();
+        }
+    }
+
+    /// Returns once every destination of this stream has given up on its server.
+    pub async fn given_up(&self) {
+        for lane in &self.lanes {
+            lane.given_up().await;
         }
     }
 }

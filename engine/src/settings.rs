@@ -12,15 +12,19 @@ use crate::format::MountFormat;
 use crate::secret::Secret;
 use crate::tls::{Fingerprint, TrustedCertificate};
 
-/// Bumped when a field changes meaning; older files are upgraded on load.
-pub const SETTINGS_VERSION: u32 = 1;
+/// Bumped when a field changes meaning; older files are upgraded on load. 2: a list of
+/// destinations, each with its server, mount format and audio bitrate (1 had one server).
+pub const SETTINGS_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Settings {
     pub version: u32,
-    pub server: ServerSettings,
+    /// Where the broadcast goes: one stream per mount format, one connection per destination.
+    pub destinations: Vec<Destination>,
+    /// The broadcast's public info, the same on every destination.
     pub stream: StreamInfo,
+    /// The picture: shared by every destination that carries video.
     pub encoding: EncodingSettings,
     pub recording: RecordingSettings,
     /// Servers' own certificates the person chose to trust, by host and port (see `tls`).
@@ -42,6 +46,89 @@ pub struct ServerSettings {
     pub password: Secret,
 }
 
+/// One server and mount the broadcast goes to, with its own mount format and audio bitrate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Destination {
+    /// What the person calls it ("Station", "Backup"); empty: it is named by its server and mount.
+    pub name: String,
+    /// Off: kept in the list, not sent to.
+    pub enabled: bool,
+    pub server: ServerSettings,
+    pub format: MountFormat,
+    pub audio_bitrate_kbps: u32,
+}
+
+impl Default for Destination {
+    fn default() -> Self {
+        Destination {
+            name: String::new(),
+            enabled: true,
+            server: ServerSettings::default(),
+            format: MountFormat::WebmVideo,
+            audio_bitrate_kbps: 128,
+        }
+    }
+}
+
+impl Destination {
+    /// The mount the source connects to, with the per-user part applied.
+    pub fn mount(&self) -> String {
+        let s = &self.server;
+        if s.mount_per_user {
+            format!("{}{}", s.mount, s.username)
+        } else {
+            s.mount.clone()
+        }
+    }
+
+    /// How the destination is called in the window and in messages: its name, or its server and
+    /// mount.
+    pub fn label(&self) -> String {
+        let name = self.name.trim();
+        if !name.is_empty() {
+            return printable(name);
+        }
+        let host = self.server.host.trim();
+        if host.is_empty() {
+            return "The new destination".into();
+        }
+        printable(&format!("{host}{}", self.mount()))
+    }
+
+    /// What its stream is made with: two destinations with the same encode share one stream.
+    pub fn encode(&self, video: &EncodingSettings) -> Encode {
+        Encode {
+            format: self.format,
+            audio_bitrate_kbps: self.audio_bitrate_kbps,
+            video: if self.format.has_video() {
+                video.clone()
+            } else {
+                EncodingSettings::default()
+            },
+        }
+    }
+}
+
+/// What one stream is made of: its mount format, its audio bitrate and (for video) the picture.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Encode {
+    pub format: MountFormat,
+    pub audio_bitrate_kbps: u32,
+    pub video: EncodingSettings,
+}
+
+impl Encode {
+    /// A format with the default bitrates and picture.
+    pub fn of(format: MountFormat) -> Encode {
+        Destination {
+            format,
+            ..Destination::default()
+        }
+        .encode(&EncodingSettings::default())
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct StreamInfo {
@@ -52,11 +139,9 @@ pub struct StreamInfo {
     pub public: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(default)]
 pub struct EncodingSettings {
-    pub format: MountFormat,
-    pub audio_bitrate_kbps: u32,
     pub video_bitrate_kbps: u32,
     pub width: u32,
     pub height: u32,
@@ -86,7 +171,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             version: SETTINGS_VERSION,
-            server: ServerSettings::default(),
+            destinations: vec![Destination::default()],
             stream: StreamInfo::default(),
             encoding: EncodingSettings::default(),
             recording: RecordingSettings::default(),
@@ -124,8 +209,6 @@ impl Default for StreamInfo {
 impl Default for EncodingSettings {
     fn default() -> Self {
         EncodingSettings {
-            format: MountFormat::WebmVideo,
-            audio_bitrate_kbps: 128,
             video_bitrate_kbps: 1000,
             width: 640,
             height: 480,
@@ -145,6 +228,8 @@ pub const FPS: (u32, u32) = (1, 60);
 pub struct Problem {
     pub field: &'static str,
     pub message: String,
+    /// The destination it is about (its place in the list), if it is about one.
+    pub destination: Option<usize>,
 }
 
 /// Every problem found, not just the first: a person fixes them all in one go.
@@ -197,14 +282,26 @@ impl Settings {
             .retain(|t| !(t.host.eq_ignore_ascii_case(host) && t.port == port));
     }
 
-    /// The mount the source connects to, with the per-user part applied.
-    pub fn mount(&self) -> String {
-        let s = &self.server;
-        if s.mount_per_user {
-            format!("{}{}", s.mount, s.username)
-        } else {
-            s.mount.clone()
+    /// The first destination: the one a single-server caller (a test, `icecream test`) means.
+    pub fn first(&self) -> &Destination {
+        &self.destinations[0]
+    }
+
+    pub fn first_mut(&mut self) -> &mut Destination {
+        if self.destinations.is_empty() {
+            self.destinations.push(Destination::default());
         }
+        &mut self.destinations[0]
+    }
+
+    /// The destinations that are switched on, with their places in the list.
+    pub fn enabled(&self) -> impl Iterator<Item = (usize, &Destination)> {
+        self.destinations.iter().enumerate().filter(|(_, d)| d.enabled)
+    }
+
+    /// Whether the broadcast needs the camera: some destination that is on carries video.
+    pub fn has_video(&self) -> bool {
+        self.enabled().any(|(_, d)| d.format.has_video())
     }
 
     pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
@@ -246,6 +343,11 @@ impl Settings {
         if version > SETTINGS_VERSION {
             return Err(FromJsonError::TooNew(version));
         }
+        let value = if version < 2 {
+            one_destination(value)
+        } else {
+            value
+        };
         let mut settings: Settings =
             serde_json::from_value(value).map_err(|e| FromJsonError::Corrupt(e.to_string()))?;
         settings.version = SETTINGS_VERSION;
@@ -262,7 +364,7 @@ impl Settings {
         if !chosen.is_empty() {
             return Some(PathBuf::from(chosen));
         }
-        let base = if self.encoding.format.has_video() {
+        let base = if self.has_video() {
             videos
         } else {
             music.or(videos)
@@ -270,12 +372,130 @@ impl Settings {
         base.map(|b| b.join("Icecream"))
     }
 
-    /// Checks everything and reports every problem at once, in words a person can act on.
+    /// Checks everything and reports every problem at once, in words a person can act on. With
+    /// several destinations, each problem of a destination starts with its name.
     pub fn validate(&self) -> Result<(), Invalid> {
         let mut problems = Vec::new();
-        let mut add = |field: &'static str, message: String| problems.push(Problem { field, message });
-        let s = &self.server;
+        let named = self.destinations.len() > 1;
+        for (i, d) in self.destinations.iter().enumerate() {
+            let label = d.label();
+            d.check(&mut |field, message: String| {
+                problems.push(Problem {
+                    field,
+                    message: if named {
+                        format!("{label}: {message}")
+                    } else {
+                        message
+                    },
+                    destination: Some(i),
+                })
+            });
+        }
+        let mut add = |field: &'static str, message: String| {
+            problems.push(Problem {
+                field,
+                message,
+                destination: None,
+            })
+        };
+        if self.destinations.is_empty() {
+            add(
+                "destinations",
+                "Add a destination: the server and mount the broadcast goes to.".into(),
+            );
+        } else if self.enabled().next().is_none() {
+            add(
+                "destinations",
+                "Every destination is switched off. Switch on at least one to go live.".into(),
+            );
+        }
+        // Two connections to one mount: the second would always be refused as "mount in use".
+        let mut seen: Vec<(String, u32, String, String)> = Vec::new();
+        for (_, d) in self.enabled() {
+            let key = (
+                d.server.host.trim().to_ascii_lowercase(),
+                d.server.port,
+                d.mount(),
+                d.label(),
+            );
+            if let Some(other) = seen.iter().find(|s| (&s.0, s.1, &s.2) == (&key.0, key.1, &key.2)) {
+                add(
+                    "destinations",
+                    format!(
+                        "{} and {} both send to {}:{}{}. A mount takes one source: change one of the mounts.",
+                        other.3,
+                        key.3,
+                        key.0,
+                        key.1,
+                        printable(&key.2)
+                    ),
+                );
+            } else {
+                seen.push(key);
+            }
+        }
 
+        let info = &self.stream;
+        for (field, label, value) in [
+            ("name", "stream name", &info.name),
+            ("description", "description", &info.description),
+            ("genre", "genre", &info.genre),
+            ("url", "stream URL", &info.url),
+        ] {
+            if has_control(value) {
+                add(
+                    field,
+                    format!("The {label} may not contain line breaks or control characters."),
+                );
+            } else if value.len() > 1024 {
+                add(
+                    field,
+                    format!("The {label} is too long (at most 1024 characters)."),
+                );
+            }
+        }
+
+        if self.has_video() {
+            let e = &self.encoding;
+            let mut range = |field, label, unit, value, bounds| {
+                if let Some(message) = out_of_range(label, unit, value, bounds) {
+                    add(field, message);
+                }
+            };
+            range(
+                "video_bitrate_kbps",
+                "video bitrate",
+                " kbps",
+                e.video_bitrate_kbps,
+                VIDEO_KBPS,
+            );
+            range("width", "video width", " pixels", e.width, WIDTH);
+            range("height", "video height", " pixels", e.height, HEIGHT);
+            range("fps", "frame rate", " fps", e.fps, FPS);
+        }
+
+        let folder = self.recording.folder.trim();
+        if self.recording.enabled && !folder.is_empty() && !Path::new(folder).is_absolute() {
+            add(
+                "folder",
+                "Enter the recordings folder as a full path (for example /home/me/Recordings), or leave \
+                 it empty to use your Videos or Music folder."
+                    .into(),
+            );
+        }
+
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Invalid(problems))
+        }
+    }
+}
+
+impl Destination {
+    /// This destination's own problems (its server, mount and audio bitrate), each to `add`.
+    fn check(&self, add: &mut dyn FnMut(&'static str, String)) {
+        let s = &self.server;
         let host = s.host.trim();
         if host.is_empty() {
             add(
@@ -328,72 +548,45 @@ impl Settings {
         if let Some(msg) = mount_problem(&self.mount(), s.mount_per_user) {
             add("mount", msg);
         }
-
-        let info = &self.stream;
-        for (field, label, value) in [
-            ("name", "stream name", &info.name),
-            ("description", "description", &info.description),
-            ("genre", "genre", &info.genre),
-            ("url", "stream URL", &info.url),
-        ] {
-            if has_control(value) {
-                add(
-                    field,
-                    format!("The {label} may not contain line breaks or control characters."),
-                );
-            } else if value.len() > 1024 {
-                add(
-                    field,
-                    format!("The {label} is too long (at most 1024 characters)."),
-                );
-            }
-        }
-
-        let e = &self.encoding;
-        let mut range = |field: &'static str, label: &str, unit: &str, value: u32, (lo, hi): (u32, u32)| {
-            if value < lo || value > hi {
-                add(
-                    field,
-                    format!("The {label} must be from {lo} to {hi}{unit} (it is {value}{unit})."),
-                );
-            }
-        };
-        range(
-            "audio_bitrate_kbps",
-            "audio bitrate",
-            " kbps",
-            e.audio_bitrate_kbps,
-            AUDIO_KBPS,
-        );
-        if e.format.has_video() {
-            range(
-                "video_bitrate_kbps",
-                "video bitrate",
-                " kbps",
-                e.video_bitrate_kbps,
-                VIDEO_KBPS,
-            );
-            range("width", "video width", " pixels", e.width, WIDTH);
-            range("height", "video height", " pixels", e.height, HEIGHT);
-            range("fps", "frame rate", " fps", e.fps, FPS);
-        }
-
-        let folder = self.recording.folder.trim();
-        if self.recording.enabled && !folder.is_empty() && !Path::new(folder).is_absolute() {
+        if has_control(&self.name) || self.name.len() > 100 {
             add(
-                "folder",
-                "Enter the recordings folder as a full path (for example /home/me/Recordings), or leave \
-                 it empty to use your Videos or Music folder."
-                    .into(),
+                "destination_name",
+                "The destination's name may not contain line breaks and is at most 100 characters.".into(),
             );
         }
-
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Invalid(problems))
+        if let Some(message) = out_of_range("audio bitrate", " kbps", self.audio_bitrate_kbps, AUDIO_KBPS) {
+            add("audio_bitrate_kbps", message);
         }
     }
+}
+
+fn out_of_range(label: &str, unit: &str, value: u32, (lo, hi): (u32, u32)) -> Option<String> {
+    (value < lo || value > hi)
+        .then(|| format!("The {label} must be from {lo} to {hi}{unit} (it is {value}{unit})."))
+}
+
+/// A version 1 file had one server, and its mount format and audio bitrate in `encoding`: they
+/// become a list of one destination.
+fn one_destination(mut value: serde_json::Value) -> serde_json::Value {
+    let Some(obj) = value.as_object_mut() else {
+        return value;
+    };
+    let mut destination = serde_json::Map::new();
+    if let Some(server) = obj.remove("server") {
+        destination.insert("server".into(), server);
+    }
+    if let Some(encoding) = obj.get_mut("encoding").and_then(|e| e.as_object_mut()) {
+        for key in ["format", "audio_bitrate_kbps"] {
+            if let Some(v) = encoding.remove(key) {
+                destination.insert(key.into(), v);
+            }
+        }
+    }
+    obj.insert(
+        "destinations".into(),
+        serde_json::Value::Array(vec![destination.into()]),
+    );
+    value
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -450,8 +643,8 @@ mod tests {
 
     fn good() -> Settings {
         let mut s = Settings::default();
-        s.server.host = "localhost".into();
-        s.server.password = Secret::new("hackme");
+        s.first_mut().server.host = "localhost".into();
+        s.first_mut().server.password = Secret::new("hackme");
         s
     }
 
@@ -468,7 +661,7 @@ mod tests {
             s.recording_dir(Some(videos), Some(music)),
             Some(videos.join("Icecream"))
         );
-        s.encoding.format = MountFormat::Mp3;
+        s.first_mut().format = MountFormat::Mp3;
         assert_eq!(
             s.recording_dir(Some(videos), Some(music)),
             Some(music.join("Icecream"))
@@ -487,49 +680,52 @@ mod tests {
         // Files written before recordings were configurable record by default.
         let old = Settings::from_json(r#"{"version":1,"server":{"host":"h"}}"#).unwrap();
         assert!(old.recording.enabled);
+        assert_eq!(old.first().server.host, "h");
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
         let mut s = good();
-        s.server.host = "".into();
-        s.server.port = 70000;
-        s.server.mount = "live".into();
+        s.first_mut().server.host = "".into();
+        s.first_mut().server.port = 70000;
+        s.first_mut().server.mount = "live".into();
         s.stream.name = "evil\r\nX-Injected: 1".into();
-        s.encoding.audio_bitrate_kbps = 5;
+        s.first_mut().audio_bitrate_kbps = 5;
         s.encoding.fps = 0;
         let Invalid(problems) = s.validate().unwrap_err();
         let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
         assert_eq!(
             fields,
-            ["host", "port", "mount", "name", "audio_bitrate_kbps", "fps"]
+            ["host", "port", "mount", "audio_bitrate_kbps", "name", "fps"]
         );
         assert_eq!(
             problems[1].message,
             "The port must be a number from 1 to 65535 (it is 70000)."
         );
         assert_eq!(
-            problems[3].message,
+            problems[4].message,
             "The stream name may not contain line breaks or control characters."
         );
+        assert_eq!(problems[0].destination, Some(0));
+        assert_eq!(problems[4].destination, None);
     }
 
     #[test]
     fn per_user_mount_appends_username() {
         let mut s = good();
-        s.server.mount = "/s-".into();
-        s.server.mount_per_user = true;
-        s.server.username = "alice".into();
-        assert_eq!(s.mount(), "/s-alice");
+        s.first_mut().server.mount = "/s-".into();
+        s.first_mut().server.mount_per_user = true;
+        s.first_mut().server.username = "alice".into();
+        assert_eq!(s.first().mount(), "/s-alice");
         s.validate().unwrap();
-        s.server.username = "al ice".into();
+        s.first_mut().server.username = "al ice".into();
         assert_eq!(s.validate().unwrap_err().0[0].field, "mount");
     }
 
     #[test]
     fn host_with_scheme_gets_a_hint() {
         let mut s = good();
-        s.server.host = "http://example.org".into();
+        s.first_mut().server.host = "http://example.org".into();
         assert!(s.validate().unwrap_err().0[0].message.contains("without http://"));
     }
 
@@ -537,7 +733,7 @@ mod tests {
     fn bad_mounts_are_refused() {
         for m in ["/", "/a/../b", "/a b", "/live/", "/x\r\n"] {
             let mut s = good();
-            s.server.mount = m.into();
+            s.first_mut().server.mount = m.into();
             assert!(s.validate().is_err(), "{m:?} should be refused");
         }
     }
@@ -554,7 +750,7 @@ mod tests {
     fn round_trip_and_newer_version_refused() {
         let s = good();
         let back = Settings::from_json(&serde_json::to_string(&s).unwrap()).unwrap();
-        assert_eq!(back.server.host, "localhost");
+        assert_eq!(back.first().server.host, "localhost");
         assert_eq!(
             Settings::from_json(r#"{"version": 99}"#),
             Err(FromJsonError::TooNew(99))
@@ -563,5 +759,107 @@ mod tests {
             Settings::from_json("{nope"),
             Err(FromJsonError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn a_version_1_file_becomes_a_list_of_one() {
+        let old = r#"{"version":1,"server":{"host":"radio.example.org","port":8443,"tls":true,
+            "mount":"/show.mp3","username":"dj"},"encoding":{"format":"mp3",
+            "audio_bitrate_kbps":192,"width":1280}}"#;
+        let s = Settings::from_json(old).unwrap();
+        assert_eq!(s.version, SETTINGS_VERSION);
+        assert_eq!(s.destinations.len(), 1);
+        let d = s.first();
+        assert_eq!(
+            (
+                d.server.host.as_str(),
+                d.server.port,
+                d.server.tls,
+                d.mount().as_str()
+            ),
+            ("radio.example.org", 8443, true, "/show.mp3")
+        );
+        assert_eq!(
+            (d.format, d.audio_bitrate_kbps, d.enabled),
+            (MountFormat::Mp3, 192, true)
+        );
+        assert_eq!(s.encoding.width, 1280);
+        let saved = serde_json::to_value(&s).unwrap();
+        assert!(saved.get("server").is_none() && saved["encoding"].get("format").is_none());
+    }
+
+    #[test]
+    fn every_destinations_problems_are_named() {
+        let mut s = good();
+        s.first_mut().name = "Station".into();
+        let mut backup = s.first().clone();
+        backup.name = "Backup".into();
+        backup.server.host = "".into();
+        backup.audio_bitrate_kbps = 1000;
+        let mut third = s.first().clone();
+        third.name = String::new();
+        third.server.host = "relay.example.org".into();
+        third.server.password = Secret::default();
+        s.destinations.extend([backup, third]);
+        let Invalid(problems) = s.validate().unwrap_err();
+        let said: Vec<(Option<usize>, &str)> = problems
+            .iter()
+            .map(|p| (p.destination, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    Some(1),
+                    "Backup: Enter the server's host name, for example icecast.example.org."
+                ),
+                (
+                    Some(1),
+                    "Backup: The audio bitrate must be from 16 to 320 kbps (it is 1000 kbps)."
+                ),
+                (
+                    Some(2),
+                    "relay.example.org/live: Enter the source password of your Icecast server."
+                ),
+            ]
+        );
+        // Off destinations are still checked (they are saved), but need not be reachable.
+        s.destinations.truncate(1);
+        let mut twin = s.first().clone();
+        twin.name = "Twin".into();
+        s.destinations.push(twin);
+        let Invalid(problems) = s.validate().unwrap_err();
+        assert_eq!(
+            problems[0].message,
+            "Station and Twin both send to localhost:8000/live. A mount takes one source: change one of the mounts."
+        );
+        s.destinations[1].enabled = false;
+        s.validate().unwrap();
+        s.destinations[0].enabled = false;
+        assert_eq!(s.validate().unwrap_err().0[0].field, "destinations");
+    }
+
+    #[test]
+    fn only_destinations_with_video_need_the_picture() {
+        let mut s = good();
+        s.first_mut().format = MountFormat::Mp3;
+        s.encoding.width = 1;
+        s.validate().unwrap();
+        assert!(!s.has_video());
+        let mut video = s.first().clone();
+        video.format = MountFormat::WebmVideo;
+        video.server.mount = "/video".into();
+        s.destinations.push(video);
+        assert!(s.has_video());
+        assert_eq!(s.validate().unwrap_err().0[0].field, "width");
+        // One stream per encode: same format and bitrate share it; the picture only matters for video.
+        let (a, b) = (
+            s.destinations[0].encode(&s.encoding),
+            s.destinations[1].encode(&s.encoding),
+        );
+        assert_ne!(a, b);
+        let mut other_mp3 = s.destinations[0].clone();
+        other_mp3.server.host = "backup.example.org".into();
+        assert_eq!(other_mp3.encode(&s.encoding), a);
     }
 }

@@ -20,7 +20,7 @@ fn attr_escape(s: &str) -> String {
 impl Share {
     pub fn for_settings(settings: &Settings) -> Share {
         let url = Target::from_settings(settings).listen_url();
-        Share::new(&url, settings.encoding.format, &settings.stream.name)
+        Share::new(&url, settings.first().format, &settings.stream.name)
     }
 
     pub fn new(listen_url: &str, format: MountFormat, title: &str) -> Share {

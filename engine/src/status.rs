@@ -49,6 +49,21 @@ pub struct Status {
     pub recording_problem: Option<String>,
     /// When the broadcast failed on a certificate the person could choose to trust: which one.
     pub certificate: Option<crate::tls::CertificateOffer>,
+    /// Each destination's own state and stats, in the settings' order (switched-off ones left
+    /// out). The fields above add them up: LIVE while any destination is live, bytes and bitrate
+    /// summed, listeners summed over the servers that report them.
+    pub destinations: Vec<DestinationStatus>,
+}
+
+/// One destination's fate within the broadcast.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DestinationStatus {
+    /// Its place in the settings' list of destinations.
+    pub index: usize,
+    pub name: String,
+    pub listen_url: String,
+    #[serde(flatten)]
+    pub status: Status,
 }
 
 impl Default for Status {
@@ -64,6 +79,7 @@ impl Default for Status {
             skipped_secs: 0,
             recording_problem: None,
             certificate: None,
+            destinations: Vec::new(),
         }
     }
 }
@@ -82,6 +98,15 @@ impl Status {
             State::Stopping => "Stopping…".to_string(),
             State::Stopped => "Stopped".to_string(),
             State::Failed { reason } => format!("Stopped: {reason}"),
+        };
+        let live = self
+            .destinations
+            .iter()
+            .filter(|d| d.status.state == State::Live)
+            .count();
+        let head = match self.destinations.len() {
+            0 | 1 => head,
+            n => format!("{head} · {live} of {n} destinations live"),
         };
         if !matches!(self.state, State::Live | State::Stopping) {
             return head;

@@ -5,6 +5,7 @@ import { startWebCodecs } from './webcodecs.js';
 import { capturePath } from './capture-path.js';
 import { showNotice, clearNotice, noticeAction } from './notice.js';
 import { trustButton } from './certificates.js';
+import { broadcastShape } from './settings.js';
 
 function clock(secs) {
   const p = (n) => String(n).padStart(2, '0');
@@ -122,11 +123,11 @@ export class LivePanel {
     clearNotice();
     this.recordingProblem = null;
     const view = this.app.settings();
-    const format = view.formats.find((f) => f.id === view.settings.encoding.format);
+    const { format, encoding } = broadcastShape(view);
     this.button.disabled = true;
     try {
       let stream = this.app.capture.stream;
-      if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly(), encoding: view.settings.encoding });
+      if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly(), encoding });
       const channel = new Channel();
       channel.onmessage = (s) => this.show(s);
       this.failedPush = false;
@@ -150,7 +151,7 @@ export class LivePanel {
       window.icecreamChunkLane = this.lane.via;
       const how = {
         video: format.has_video,
-        encoding: view.settings.encoding,
+        encoding,
         // Handed on at once, not after the last chunk's answer: the lane keeps them in order.
         onChunk: (chunk) => (queue = queue.then(() => {
           send(chunk);

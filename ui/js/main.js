@@ -2,7 +2,7 @@
 import { call, errorText } from './ipc.js';
 import { Capture, CaptureError } from './capture.js';
 import { LivePanel, SHORTCUT } from './live.js';
-import { SettingsDialog } from './settings.js';
+import { SettingsDialog, broadcastShape } from './settings.js';
 import { SharePanel } from './share.js';
 import { NowPlayingPanel } from './nowplaying.js';
 import { showNotice, clearNotice } from './notice.js';
@@ -66,7 +66,7 @@ async function tryLocal() {
 
 async function openCapture() {
   try {
-    await capture.open({ audioOnly: audioOnly.checked, encoding: view && view.settings.encoding });
+    await capture.open({ audioOnly: audioOnly.checked, encoding: view && broadcastShape(view).encoding });
   } catch (e) {
     showNotice(e instanceof CaptureError ? e.message : errorText(e));
   }

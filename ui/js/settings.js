@@ -7,8 +7,30 @@ import { trustButton, TrustedList } from './certificates.js';
 const SERVER = ['host', 'port', 'tls', 'mount', 'mount_per_user', 'username'];
 const STREAM = ['name', 'description', 'genre', 'url', 'public'];
 const RECORDING = ['enabled', 'folder'];
-const ENCODING = ['format', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps'];
+// The destination's own format and audio bitrate; the picture is the broadcast's.
+const DESTINATION = ['format', 'audio_bitrate_kbps'];
+const VIDEO = ['video_bitrate_kbps', 'width', 'height', 'fps'];
+const ENCODING = [...DESTINATION, ...VIDEO];
 const NUMBERS = new Set(['port', 'audio_bitrate_kbps', 'video_bitrate_kbps', 'width', 'height', 'fps']);
+
+/**
+ * What the capture must give for the destinations that are on: a camera if any carries video,
+ * titles if any can show them, and audio at the highest bitrate any of them asks for.
+ */
+export function broadcastShape(view) {
+  const on = view.settings.destinations.filter((d) => d.enabled);
+  const formats = on.map((d) => view.formats.find((f) => f.id === d.format)).filter(Boolean);
+  return {
+    format: {
+      has_video: formats.some((f) => f.has_video),
+      now_playing: formats.some((f) => f.now_playing),
+    },
+    encoding: {
+      ...view.settings.encoding,
+      audio_bitrate_kbps: Math.max(...on.map((d) => d.audio_bitrate_kbps), 16),
+    },
+  };
+}
 
 function read(el) {
   if (el.type === 'checkbox') return el.checked;
@@ -65,9 +87,12 @@ export class SettingsDialog {
     const select = this.field('format');
     select.replaceChildren(...view.formats.map((f) => new Option(f.label, f.id)));
     const s = view.settings;
-    for (const k of SERVER) write(this.field(k), s.server[k]);
+    // The form edits the first destination; the others are kept as they are.
+    const first = s.destinations[0];
+    for (const k of SERVER) write(this.field(k), first.server[k]);
+    for (const k of DESTINATION) write(this.field(k), first[k]);
     for (const k of STREAM) write(this.field(k), s.stream[k]);
-    for (const k of ENCODING) write(this.field(k), s.encoding[k]);
+    for (const k of VIDEO) write(this.field(k), s.encoding[k]);
     for (const k of RECORDING) write(this.field(k), s.recording[k]);
     this.field('capture').value = chosenOverride();
     document.getElementById('capture-hint').textContent = describe();
@@ -94,9 +119,11 @@ export class SettingsDialog {
 
   collect() {
     const s = structuredClone(this.view.settings);
-    for (const k of SERVER) s.server[k] = read(this.field(k));
+    const first = s.destinations[0];
+    for (const k of SERVER) first.server[k] = read(this.field(k));
+    for (const k of DESTINATION) first[k] = read(this.field(k));
     for (const k of STREAM) s.stream[k] = read(this.field(k));
-    for (const k of ENCODING) s.encoding[k] = read(this.field(k));
+    for (const k of VIDEO) s.encoding[k] = read(this.field(k));
     for (const k of RECORDING) s.recording[k] = read(this.field(k));
     const password = this.field('password').value;
     return { settings: s, password: password === '' ? null : password };
@@ -105,7 +132,8 @@ export class SettingsDialog {
   showProblems(problems) {
     for (const el of this.form.querySelectorAll('.problem')) el.textContent = '';
     for (const el of this.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-    for (const p of problems) {
+    // The form shows the first destination; the others' problems are in the message below.
+    for (const p of problems.filter((p) => !p.destination)) {
       const slot = this.form.querySelector(`.problem[data-for="${p.field}"]`);
       if (slot) slot.textContent = p.message;
       const input = this.field(p.field);

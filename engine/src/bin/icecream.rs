@@ -9,13 +9,19 @@ use clap::{Args, Parser, Subcommand};
 use icecream_engine::icecast::{self, StreamHeaders, Target};
 use icecream_engine::input::{self, InputError};
 use icecream_engine::tls::Fingerprint;
-use icecream_engine::{Ffmpeg, MountFormat, SavedPassword, Secret, Session, SessionOptions, Settings};
+use icecream_engine::{Ffmpeg, MountFormat, SavedPassword, Secret, Session, SessionOptions, Settings, State};
 
 /// Icecream: go live on an Icecast server from the command line.
 ///
 /// Settings come from a JSON settings file (--settings) and are overridden by flags. The password is
 /// never a flag: it comes from the ICECREAM_PASSWORD environment variable, from --password-file,
 /// from the app's saved password (--saved-password), or from a prompt when run in a terminal.
+///
+/// A settings file can list several destinations (servers and mounts, each with its own format):
+/// the broadcast goes to every one that is switched on, and each has its own fate. The server flags
+/// change the first destination. Each other destination's password comes from
+/// ICECREAM_PASSWORD_<N> (N its place in the list: 2, 3, …), else from the N-th --password-file,
+/// else from a prompt that names it.
 #[derive(Parser, Debug)]
 #[command(name = "icecream", version, about, long_about)]
 struct Cli {
@@ -118,10 +124,11 @@ struct ServerArgs {
     #[arg(long)]
     user: Option<String>,
     /// Read the password from the first line of this file (else ICECREAM_PASSWORD, else a prompt).
-    #[arg(long, value_name = "FILE", conflicts_with = "saved_password")]
-    password_file: Option<PathBuf>,
+    /// Give it once per destination, in the settings file's order, for several destinations.
+    #[arg(long, value_name = "FILE")]
+    password_file: Vec<PathBuf>,
     /// Use the password the Icecream app saved (in this computer's keyring, or the app's private
-    /// file where no keyring runs).
+    /// file where no keyring runs), for the first destination.
     #[arg(long)]
     saved_password: bool,
     /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
@@ -165,7 +172,10 @@ impl ServerArgs {
             Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
             None => Settings::default(),
         };
-        let srv = &mut s.server;
+        let first = s.first_mut();
+        set(&mut first.format, &self.format);
+        set(&mut first.audio_bitrate_kbps, &self.audio_bitrate);
+        let srv = &mut first.server;
         set(&mut srv.host, &self.host);
         set(&mut srv.port, &self.port);
         set(&mut srv.mount, &self.mount);
@@ -192,26 +202,31 @@ impl ServerArgs {
             info.public = true;
         }
         let enc = &mut s.encoding;
-        set(&mut enc.format, &self.format);
-        set(&mut enc.audio_bitrate_kbps, &self.audio_bitrate);
         set(&mut enc.video_bitrate_kbps, &self.video_bitrate);
         set(&mut enc.width, &self.width);
         set(&mut enc.height, &self.height);
         set(&mut enc.fps, &self.fps);
         if need_password {
-            s.server.password = self.password()?;
+            let several = s.destinations.len() > 1;
+            for (i, d) in s.destinations.iter_mut().enumerate() {
+                if d.enabled {
+                    let label = several.then(|| d.label());
+                    d.server.password = self.password(i, label.as_deref())?;
+                }
+            }
         }
         Ok(s)
     }
 
-    fn password(&self) -> Result<Secret, String> {
-        if self.saved_password {
+    /// The password of destination `index` (0-based); `label` names it when there are several.
+    fn password(&self, index: usize, label: Option<&str>) -> Result<Secret, String> {
+        if self.saved_password && index == 0 {
             let data = dirs::data_dir().unwrap_or_default();
             return SavedPassword::new(SavedPassword::app_file(&data))
                 .require()
                 .map_err(|e| e.to_string());
         }
-        if let Some(path) = &self.password_file {
+        if let Some(path) = self.password_file.get(index) {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 format!(
                     "The password file {} could not be read: {}.",
@@ -221,15 +236,27 @@ impl ServerArgs {
             })?;
             return Ok(Secret::new(text.lines().next().unwrap_or("")));
         }
-        if let Ok(p) = std::env::var("ICECREAM_PASSWORD") {
+        let variable = match index {
+            0 => "ICECREAM_PASSWORD".to_string(),
+            n => format!("ICECREAM_PASSWORD_{}", n + 1),
+        };
+        if let Ok(p) = std::env::var(&variable) {
             return Ok(Secret::new(p));
         }
+        if index == 0 {
+            if let Ok(p) = std::env::var("ICECREAM_PASSWORD_1") {
+                return Ok(Secret::new(p));
+            }
+        }
+        let whose = label.map(|l| format!(" for {l}")).unwrap_or_default();
         if std::io::stdin().is_terminal() {
-            let p = rpassword::prompt_password("Icecast source password: ")
+            let p = rpassword::prompt_password(format!("Icecast source password{whose}: "))
                 .map_err(|e| format!("The password could not be read: {e}."))?;
             return Ok(Secret::new(p));
         }
-        Err("No password given. Set ICECREAM_PASSWORD, use --password-file FILE, or run in a terminal to be asked.".into())
+        Err(format!(
+            "No password given{whose}. Set {variable}, use --password-file FILE, or run in a terminal to be asked."
+        ))
     }
 }
 
@@ -281,21 +308,28 @@ async fn main() -> ExitCode {
 
 async fn test_connection(server: ServerArgs) -> Result<(), String> {
     let s = checked(&server)?;
-    let target = Target::from_settings(&s);
-    println!("Testing {} …", target.listen_url());
-    let checks = icecast::test_connection(&target, &StreamHeaders::from_settings(&s)).await;
-    for c in &checks {
-        let mark = match c.ok {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        };
-        println!("{mark} {}", c.message);
-        if let Some(offer) = &c.certificate {
-            println!("  {}", trust_hint(offer));
+    let mut passed = true;
+    for (_, d) in s.enabled() {
+        let target = Target::new(&s, d);
+        match s.destinations.len() {
+            1 => println!("Testing {} …", target.listen_url()),
+            _ => println!("Testing {} ({}) …", d.label(), target.listen_url()),
         }
+        let checks = icecast::test_connection(&target, &StreamHeaders::new(&s.stream, d)).await;
+        for c in &checks {
+            let mark = match c.ok {
+                Some(true) => "✓",
+                Some(false) => "✗",
+                None => "–",
+            };
+            println!("{mark} {}", c.message);
+            if let Some(offer) = &c.certificate {
+                println!("  {}", trust_hint(offer));
+            }
+        }
+        passed &= checks.iter().all(|c| c.ok == Some(true));
     }
-    if checks.iter().all(|c| c.ok == Some(true)) {
+    if passed {
         Ok(())
     } else {
         Err("the connection test did not pass.".into())
@@ -315,14 +349,35 @@ async fn metadata(server: ServerArgs, title: String) -> Result<(), String> {
     if title.chars().any(char::is_control) {
         return Err("The title may not contain line breaks or control characters.".into());
     }
-    let shown = icecast::set_now_playing(&Target::from_settings(&s), s.encoding.format, &title)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("Now playing: {title}");
-    if let Some(advice) = shown.advice() {
-        eprintln!("icecream: note: {advice}");
+    let several = s.enabled().count() > 1;
+    let mut failed = Vec::new();
+    for (_, d) in s.enabled() {
+        let whose = if several {
+            format!("{}: ", d.label())
+        } else {
+            String::new()
+        };
+        if several && !d.format.supports_now_playing() {
+            eprintln!(
+                "icecream: {whose}{} mounts cannot show titles; skipped.",
+                d.format.label()
+            );
+            continue;
+        }
+        match icecast::set_now_playing(&Target::new(&s, d), d.format, &title).await {
+            Ok(shown) => {
+                println!("{whose}Now playing: {title}");
+                if let Some(advice) = shown.advice() {
+                    eprintln!("icecream: note: {whose}{advice}");
+                }
+            }
+            Err(e) => failed.push(format!("{whose}{e}")),
+        }
     }
-    Ok(())
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(failed.join("\n")),
+    }
 }
 
 fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String> {
@@ -337,7 +392,9 @@ fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String
     }
     // The password is checked when it is needed, not here.
     let mut probe = s.clone();
-    probe.server.password = Secret::new("-");
+    for d in &mut probe.destinations {
+        d.server.password = Secret::new("-");
+    }
     probe.validate().map_err(|e| e.to_string())
 }
 
@@ -522,6 +579,17 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The broadcast's line, then one per destination when there are several.
+fn status_lines(status: &icecream_engine::Status) -> Vec<String> {
+    let mut lines = vec![status.line()];
+    if status.destinations.len() > 1 {
+        for d in &status.destinations {
+            lines.push(format!("  {}: {}", d.name, d.status.line()));
+        }
+    }
+    lines
+}
+
 /// On a terminal: one line, rewritten every second. Elsewhere (logs, CI): one line per state change.
 /// Without a terminal (a log, a pipe), a status line is written when the state changes and every
 /// so often while it stays, so a log shows the broadcast going on.
@@ -530,17 +598,28 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 async fn print_status(mut rx: tokio::sync::watch::Receiver<icecream_engine::Status>) {
     let tty = std::io::stderr().is_terminal();
     let mut last_state = None;
+    let mut shown = 0;
     let mut printed = std::time::Instant::now();
     loop {
         let status = rx.borrow_and_update().clone();
-        let changed = last_state.as_ref() != Some(&status.state);
+        let states: Vec<State> = std::iter::once(status.state.clone())
+            .chain(status.destinations.iter().map(|d| d.status.state.clone()))
+            .collect();
+        let changed = last_state.as_ref() != Some(&states);
+        let lines = status_lines(&status);
         if tty {
-            eprint!("\r\x1b[2K{}", status.line());
+            // Back over the lines written last time, then the new ones.
+            let up = match shown {
+                0 | 1 => "\r".to_string(),
+                n => format!("\x1b[{}F", n - 1),
+            };
+            eprint!("{up}\x1b[J{}", lines.join("\n"));
+            shown = lines.len();
         } else if changed || printed.elapsed() >= LOG_EVERY {
-            eprintln!("{}", status.line());
+            eprintln!("{}", lines.join("\n"));
             printed = std::time::Instant::now();
         }
-        last_state = Some(status.state.clone());
+        last_state = Some(states);
         if status.state.is_final() {
             if tty {
                 eprintln!();

@@ -15,7 +15,7 @@ use crate::ffmpeg::{self, FfmpegError};
 use crate::format::{self, Container, MountFormat};
 use crate::link::Counters;
 use crate::media::{MediaError, Remux};
-use crate::outbox::{Item, Outbox};
+use crate::outbox::{Item, Lanes};
 
 /// How long ffmpeg may take to finish after its input ends before it is killed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -26,11 +26,12 @@ pub(super) struct Encoder<'a> {
     pub opts: &'a SessionOptions,
     pub format: MountFormat,
     pub container: Container,
-    pub encoding: &'a crate::settings::EncodingSettings,
+    pub encode: &'a crate::settings::Encode,
     pub feeder: &'a Arc<tokio::sync::Mutex<Feeder>>,
     pub counters: &'a Arc<Counters>,
-    pub outbox: &'a Outbox,
-    pub pid_tx: &'a watch::Sender<Option<u32>>,
+    pub outbox: &'a Lanes,
+    /// Every running encoder's process id, for tests and diagnostics.
+    pub pid_tx: &'a watch::Sender<Vec<u32>>,
 }
 
 impl Encoder<'_> {
@@ -42,17 +43,30 @@ impl Encoder<'_> {
         // ffmpeg's WebM goes through the engine's writer like the recorder's does, so every WebM
         // mount has keyframe-led Clusters and Ogg Opus has a page per packet.
         let mut remux = self.format.written_by_engine().then(|| Remux::new(self.format));
+        let mut pid = None;
+        let result = self
+            .supervise(&mut first, &mut restarts, &mut remux, &mut pid)
+            .await;
+        self.pid_tx.send_modify(|pids| pids.retain(|p| Some(*p) != pid));
+        result
+    }
+
+    async fn supervise(
+        &self,
+        first: &mut Option<Vec<u8>>,
+        restarts: &mut std::collections::VecDeque<Instant>,
+        remux: &mut Option<Remux>,
+        pid: &mut Option<u32>,
+    ) -> Result<(), SessionError> {
         loop {
             let restarted = first.is_none();
-            let args = ffmpeg::args(
-                self.format,
-                self.container,
-                self.encoding,
-                self.opts.realtime_input,
-                restarted,
-            );
+            let args = ffmpeg::args(self.encode, self.container, self.opts.realtime_input, restarted);
             let mut proc = self.opts.ffmpeg.spawn(&args)?;
-            let _ = self.pid_tx.send(proc.pid());
+            self.pid_tx.send_modify(|pids| {
+                pids.retain(|p| Some(*p) != *pid);
+                pids.extend(proc.pid());
+            });
+            *pid = proc.pid();
             let stdin = proc.stdin.take().expect("stdin is piped");
             let feed = tokio::spawn(feed(
                 self.feeder.clone(),
@@ -93,7 +107,7 @@ impl Encoder<'_> {
                 Err(e)
                     if e.is_damaged_input()
                         || restarts.len() > MAX_RESTARTS
-                        || self.counters.live_since.get().is_none() =>
+                        || self.outbox.made_output.get().is_none() =>
                 {
                     return Err(e.into())
                 }
@@ -119,7 +133,7 @@ const RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// up on the server (false).
 async fn pump(
     stdout: &mut tokio::process::ChildStdout,
-    outbox: &Outbox,
+    outbox: &Lanes,
     mut remux: Option<&mut Remux>,
 ) -> Result<bool, MediaError> {
     let mut buf = vec![0u8; 64 * 1024];

@@ -13,25 +13,28 @@
 mod encoder;
 mod listeners;
 mod passthrough;
+mod routes;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::ffmpeg::{Ffmpeg, FfmpegError};
 use crate::format::{self, Container};
-use crate::icecast::{self, IcecastError, StreamHeaders, Target};
-use crate::link::{Counters, Uplink};
+use crate::icecast::{IcecastError, Target};
+use crate::link::Counters;
 use crate::media::webm_reader::{Tracks, WebmReader};
 use crate::media::{remux, MediaError, Remux};
-use crate::outbox::{self, Outbox};
+use crate::outbox::{Lanes, Outbox};
 use crate::recording::Recording;
-use crate::settings::{Invalid, Settings};
+use crate::settings::{Encode, Invalid, Settings};
 use crate::status::{State, Status};
+use routes::Route;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -180,7 +183,7 @@ pub struct Session {
     end_input: watch::Sender<bool>,
     status: watch::Receiver<Status>,
     status_tx: Arc<watch::Sender<Status>>,
-    pid: watch::Receiver<Option<u32>>,
+    pids: watch::Receiver<Vec<u32>>,
     task: JoinHandle<Result<Summary, SessionError>>,
     pub listen_url: String,
 }
@@ -204,9 +207,10 @@ impl Session {
             recording: std::sync::Mutex::new(opts.record_to.as_deref().map(Recording::new)),
             status: status_tx.clone(),
         });
-        let (pid_tx, pid) = watch::channel(None);
-        let target = Target::from_settings(&settings);
-        let listen_url = target.listen_url();
+        let (pid_tx, pids) = watch::channel(Vec::new());
+        let listen_url = (settings.enabled().next())
+            .map(|(_, d)| Target::new(&settings, d).listen_url())
+            .unwrap_or_default();
         let st = status_tx.clone();
         let task = tokio::spawn(async move {
             let result = run(settings, opts, rx, st.clone(), pid_tx).await;
@@ -228,7 +232,7 @@ impl Session {
             end_input,
             status,
             status_tx,
-            pid,
+            pids,
             task,
             listen_url,
         })
@@ -252,9 +256,15 @@ impl Session {
         self.status.clone()
     }
 
-    /// The running ffmpeg's process id, once it has started.
+    /// The running ffmpeg's process id, once it has started (the first one's, if several run).
     pub fn ffmpeg_pid(&self) -> Option<u32> {
-        *self.pid.borrow()
+        self.pids.borrow().first().copied()
+    }
+
+    /// Every running ffmpeg's process id: one per stream that needs transcoding, none for the
+    /// mounts the engine writes itself.
+    pub fn ffmpeg_pids(&self) -> Vec<u32> {
+        self.pids.borrow().clone()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -356,103 +366,190 @@ async fn run(
     opts: SessionOptions,
     mut rx: Input,
     status: Arc<watch::Sender<Status>>,
-    pid_tx: watch::Sender<Option<u32>>,
+    pid_tx: watch::Sender<Vec<u32>>,
 ) -> Result<Summary, SessionError> {
-    let target = Target::from_settings(&settings);
-    let headers = StreamHeaders::from_settings(&settings);
-    // Log in while the first chunk is on its way: a wrong password shows at once, and the mount is
-    // listed before media flows.
-    let connect = async {
-        icecast::connect_source(&target, &headers)
-            .await
-            .map_err(SessionError::from)
-    };
-    let (conn, input) = tokio::try_join!(connect, sniff_input(&mut rx))?;
+    let routes: Vec<Arc<Route>> = settings
+        .enabled()
+        .map(|(i, d)| Arc::new(Route::new(i, &settings, d)))
+        .collect();
+    let _composer = routes::compose(status.clone(), &routes);
+    // Log in while the first chunk is on its way: a wrong password shows at once, and the mounts
+    // are listed before media flows.
+    let (conns, input) = tokio::try_join!(routes::log_in(&routes), sniff_input(&mut rx))?;
     let Some((container, mut head)) = input else {
-        conn.close().await?;
+        for conn in conns.into_iter().flatten() {
+            conn.close().await?;
+        }
         return Ok(Summary::default());
     };
-    let format = settings.encoding.format;
-    // WebM whose codecs the mount can carry as they are needs no encoder: the engine writes it.
-    let carried = container == Container::Webm
-        && read_tracks(&mut rx, &mut head)
-            .await?
-            .is_some_and(|t| remux::carried(format, &t).is_some());
-    log::info!(
-        "live on {} ({}), input is {container:?}, {}",
-        target.listen_url(),
-        format.label(),
-        if carried {
-            "written by the engine"
-        } else {
-            "encoded by ffmpeg"
-        }
-    );
-    let counters = Arc::new(Counters {
-        bytes_in: AtomicU64::new(0),
-        bytes_sent: AtomicU64::new(0),
-        gaps: AtomicU64::new(0),
-        skipped_ms: AtomicU64::new(0),
-        live_since: Default::default(),
-    });
-    let stats = AbortOnDrop(tokio::spawn(report_stats(
-        status.clone(),
-        counters.clone(),
-        target.clone(),
-        opts.listener_poll,
-    )));
-    let uplink = Uplink::new(
-        conn,
-        (target.clone(), headers.clone()),
-        format,
-        counters.clone(),
-        status.clone(),
-    );
-    let outbox = Arc::new(Outbox::default());
-    let sender = tokio::spawn(outbox::send_all(uplink, outbox.clone()));
-    let made = if carried {
-        passthrough::run(
-            Remux::new(format),
-            head,
-            &mut rx,
-            &outbox,
-            &counters,
-            opts.realtime_input,
-        )
-        .await
-    } else {
-        let encoder = encoder::Encoder {
-            opts: &opts,
-            format,
-            container,
-            encoding: &settings.encoding,
-            feeder: &Arc::new(tokio::sync::Mutex::new(encoder::Feeder::new(
-                container, format, rx,
-            ))),
-            counters: &counters,
-            outbox: &outbox,
-            pid_tx: &pid_tx,
-        };
-        encoder.run(head).await
+    let tracks = match container {
+        Container::Webm => read_tracks(&mut rx, &mut head).await?,
+        _ => None,
     };
-    let _ = pid_tx.send(None);
-    drop(stats);
-    // What the encoder made is delivered and the stream ended cleanly even when the encoder failed,
-    // so that the server has let go of the mount when the session reports its end.
-    outbox.close();
-    let sent = sender.await.expect("the sender does not panic");
-    sent?;
-    made?;
-    Ok(Summary {
-        bytes_in: counters.bytes_in.load(Ordering::Relaxed),
-        bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
-        gaps: counters.gaps.load(Ordering::Relaxed),
-        live_for: counters
-            .live_since
-            .get()
-            .map(Instant::elapsed)
-            .unwrap_or_default(),
-    })
+    // One stream per encode (format and audio bitrate), sent to each destination that takes it.
+    let mut streams: Vec<Stream> = Vec::new();
+    for (route, conn) in routes.iter().zip(conns) {
+        let Some(conn) = conn else { continue };
+        let outbox = Arc::new(Outbox::default());
+        let sender = route.send(conn, outbox.clone(), opts.listener_poll);
+        let stream = match streams.iter_mut().find(|s| s.encode == route.encode) {
+            Some(stream) => stream,
+            None => {
+                streams.push(Stream {
+                    encode: route.encode.clone(),
+                    routes: Vec::new(),
+                    outboxes: Vec::new(),
+                    senders: Vec::new(),
+                    counters: Arc::default(),
+                });
+                streams.last_mut().expect("just pushed")
+            }
+        };
+        stream.routes.push(route.clone());
+        stream.outboxes.push(outbox);
+        stream.senders.push(sender);
+    }
+    // One stream reads the input itself; several get a copy of each chunk.
+    let mut inputs: Vec<Input> = match streams.len() {
+        1 => vec![rx],
+        n => tee(rx, n),
+    };
+    let made = join_all(streams.iter().zip(inputs.drain(..)).map(|(stream, input)| {
+        let carried = container == Container::Webm
+            && tracks
+                .as_ref()
+                .is_some_and(|t| remux::carried(stream.encode.format, t).is_some());
+        stream.make(carried, container, head.clone(), input, &opts, &pid_tx)
+    }))
+    .await;
+    pid_tx.send_replace(Vec::new());
+    // Each destination's fate: its sender's, or its stream's when that one failed.
+    let mut first_error = None;
+    let mut any_ok = false;
+    let mut summary = Summary::default();
+    for (stream, made) in streams.into_iter().zip(made) {
+        summary.bytes_in = summary
+            .bytes_in
+            .max(stream.counters.bytes_in.load(Ordering::Relaxed));
+        let stream_gaps = stream.counters.gaps.load(Ordering::Relaxed);
+        for (route, sender) in stream.routes.iter().zip(stream.senders) {
+            let sent = sender.await.expect("the sender does not panic");
+            let c = &route.counters;
+            summary.bytes_sent += c.bytes_sent.load(Ordering::Relaxed);
+            summary.gaps = summary.gaps.max(stream_gaps + c.gaps.load(Ordering::Relaxed));
+            let ended = match (sent, &made) {
+                (Err(e), _) => Err(SessionError::from(e)),
+                (Ok(()), Err(e)) => {
+                    route.fail(e);
+                    Err(e.clone())
+                }
+                (Ok(()), Ok(())) => Ok(()),
+            };
+            match ended {
+                Ok(()) => any_ok = true,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    if let (false, Some(e)) = (any_ok, first_error) {
+        return Err(e);
+    }
+    summary.live_for = routes::live_since(&routes)
+        .map(|t| t.elapsed())
+        .unwrap_or_default();
+    Ok(summary)
+}
+
+/// One encode's stream and the destinations it goes to.
+struct Stream {
+    encode: Encode,
+    routes: Vec<Arc<Route>>,
+    outboxes: Vec<Arc<Outbox>>,
+    senders: Vec<JoinHandle<Result<(), IcecastError>>>,
+    /// Its input and its encoder's restarts.
+    counters: Arc<Counters>,
+}
+
+impl Stream {
+    /// Makes the stream from the input, written by the engine (`carried`) or encoded by ffmpeg,
+    /// until the input ends or every destination of it has given up. What was made is delivered
+    /// and each stream ended cleanly even when the encoder failed, so that the servers have let
+    /// go of the mounts when the session reports its end.
+    async fn make(
+        &self,
+        carried: bool,
+        container: Container,
+        head: Vec<u8>,
+        mut input: Input,
+        opts: &SessionOptions,
+        pid_tx: &watch::Sender<Vec<u32>>,
+    ) -> Result<(), SessionError> {
+        let format = self.encode.format;
+        let lanes = Lanes::new(self.outboxes.clone());
+        for route in &self.routes {
+            log::info!(
+                "live on {} ({}), input is {container:?}, {}",
+                route.target.listen_url(),
+                format.label(),
+                if carried {
+                    "written by the engine"
+                } else {
+                    "encoded by ffmpeg"
+                }
+            );
+        }
+        let made = if carried {
+            passthrough::run(
+                Remux::new(format),
+                head,
+                &mut input,
+                &lanes,
+                &self.counters,
+                opts.realtime_input,
+            )
+            .await
+        } else {
+            let encoder = encoder::Encoder {
+                opts,
+                format,
+                container,
+                encode: &self.encode,
+                feeder: &Arc::new(tokio::sync::Mutex::new(encoder::Feeder::new(
+                    container, format, input,
+                ))),
+                counters: &self.counters,
+                outbox: &lanes,
+                pid_tx,
+            };
+            encoder.run(head).await
+        };
+        lanes.close();
+        made
+    }
+}
+
+/// Copies each chunk of the input to `n` inputs, one per stream; the input ends for all of them
+/// when it ends. A stream that has stopped taking input is left out; a slow one slows the copy
+/// (its queue is bounded), as one stream slows the recorder.
+fn tee(mut input: Input, n: usize) -> Vec<Input> {
+    let (senders, inputs): (Vec<_>, Vec<_>) = (0..n)
+        .map(|_| {
+            let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
+            // Stop reaches these through the input they copy: they end when it has ended.
+            let (_, ended) = watch::channel(false);
+            (tx, Input { rx, ended })
+        })
+        .unzip();
+    tokio::spawn(async move {
+        while let Some(chunk) = input.next().await {
+            for tx in &senders {
+                let _ = tx.send(chunk.clone()).await;
+            }
+        }
+    });
+    inputs
 }
 
 async fn report_stats(
@@ -495,7 +592,7 @@ async fn report_stats(
 }
 
 /// Ends a helper task together with the task that owns it.
-struct AbortOnDrop(JoinHandle<()>);
+pub(super) struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{Input, SessionError};
 use crate::link::Counters;
 use crate::media::{MediaError, Remux};
-use crate::outbox::{Item, Outbox};
+use crate::outbox::{Item, Lanes};
 
 /// Until the input has ended and all of it is in the outbox, or the sender has given up on the
 /// server (it then has the reason).
@@ -18,7 +18,7 @@ pub(super) async fn run(
     mut remux: Remux,
     head: Vec<u8>,
     input: &mut Input,
-    outbox: &Outbox,
+    outbox: &Lanes,
     counters: &Counters,
     realtime: bool,
 ) -> Result<(), SessionError> {
@@ -55,7 +55,7 @@ pub(super) type Clock = Option<(tokio::time::Instant, i64)>;
 /// `Remux::piece_gap` apart (Ogg pages), or, with a `clock` (a file played live), each at its media
 /// time. False: the sender gave up on the server meanwhile.
 pub(super) async fn queue_batch<F: Future<Output = ()>>(
-    outbox: &Outbox,
+    outbox: &Lanes,
     remux: &mut Remux,
     bytes: &[u8],
     mut clock: Option<&mut Clock>,

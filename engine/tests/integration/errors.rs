@@ -37,7 +37,7 @@ async fn failure(settings: icecream_engine::Settings, chunks: Vec<Vec<u8>>) -> S
 async fn wrong_password() {
     let ice = Icecast::start().await;
     let mut s = ice.settings("/wrong", MountFormat::WebmAudio);
-    s.server.password = Secret::new("not-the-password");
+    s.first_mut().server.password = Secret::new("not-the-password");
     assert_eq!(
         failure(s, corpus_chunks("webm-opus-audio-250ms")).await,
         "The server refused the username or password. Check the source username (usually \"source\") and the password in Settings."
@@ -74,9 +74,9 @@ async fn nothing_listening_on_the_port() {
         .unwrap()
         .port();
     let mut s = icecream_engine::Settings::default();
-    s.server.host = "127.0.0.1".into();
-    s.server.port = port as u32;
-    s.server.password = Secret::new("x");
+    s.first_mut().server.host = "127.0.0.1".into();
+    s.first_mut().server.port = port as u32;
+    s.first_mut().server.password = Secret::new("x");
     assert_eq!(
         failure(s, vec![]).await,
         format!("Nothing is accepting connections at 127.0.0.1:{port}. Check the host and port, and that Icecast is running.")
@@ -86,8 +86,8 @@ async fn nothing_listening_on_the_port() {
 #[tokio::test]
 async fn unknown_host_name() {
     let mut s = icecream_engine::Settings::default();
-    s.server.host = "no-such-host.invalid".into();
-    s.server.password = Secret::new("x");
+    s.first_mut().server.host = "no-such-host.invalid".into();
+    s.first_mut().server.password = Secret::new("x");
     assert_eq!(
         failure(s, vec![]).await,
         "The server name \"no-such-host.invalid\" could not be found. Check the spelling of the host in Settings."
@@ -131,7 +131,7 @@ async fn damaged_webm_is_reported_and_the_next_session_works() {
 #[tokio::test]
 async fn invalid_settings_are_refused_before_anything_starts() {
     let mut s = icecream_engine::Settings::default();
-    s.server.port = 0;
+    s.first_mut().server.port = 0;
     let err = Session::start(s, options()).err().expect("refused");
     let SessionError::Settings(invalid) = &err else {
         panic!("{err:?}")
@@ -168,7 +168,7 @@ async fn ffmpeg_absent_from_path() {
 async fn tls_to_a_plain_http_port() {
     let ice = Icecast::start().await;
     let mut s = ice.settings("/tls", MountFormat::WebmAudio);
-    s.server.tls = true;
+    s.first_mut().server.tls = true;
     assert_eq!(
         failure(s, vec![]).await,
         format!(

@@ -141,7 +141,7 @@ async fn ogg_vorbis_from_a_session_arrives_whole_and_shows_no_listener_count() {
 
 fn target_and_headers(harbor: &Harbor, password: &str) -> (Target, StreamHeaders) {
     let mut s = harbor.settings(MountFormat::Mp3);
-    s.server.password = Secret::new(password);
+    s.first_mut().server.password = Secret::new(password);
     (Target::from_settings(&s), StreamHeaders::from_settings(&s))
 }
 

@@ -6,6 +6,7 @@ mod browser;
 #[path = "../../../bench/chromium.rs"]
 mod chromium;
 mod cli;
+mod destinations;
 mod encoder;
 mod errors;
 mod formats;

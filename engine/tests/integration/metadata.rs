@@ -148,7 +148,7 @@ async fn ogg_vorbis_title_waits_for_a_server_that_reads_the_headers_late() {
     .await;
     let cable = Cable::throttled(ice.port, 3_000).await;
     let mut settings = ice.settings(mount, MountFormat::OggVorbis);
-    settings.server.port = cable.port as u32;
+    settings.first_mut().server.port = cable.port as u32;
     let session = live_with(settings).await;
     let target = Target::from_settings(&ice.settings(mount, MountFormat::OggVorbis));
     let shown = icecast::set_now_playing(&target, MountFormat::OggVorbis, TITLE)

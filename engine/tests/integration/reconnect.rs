@@ -147,7 +147,7 @@ async fn the_servers_ghost_of_our_connection_is_waited_out() {
     let cable = Cable::to(ice.port).await;
     let mount = "/ghost.webm";
     let mut settings = ice.settings(mount, MountFormat::WebmAudio);
-    settings.server.port = cable.port as u32;
+    settings.first_mut().server.port = cable.port as u32;
     let chunks = corpus_chunks("webm-opus-audio-250ms");
     let session = Session::start(settings, options()).unwrap();
     let pushed = push_until_live(&session, &chunks).await;
@@ -169,7 +169,7 @@ async fn the_servers_ghost_of_our_connection_is_waited_out() {
 async fn wrong_password_is_tried_once() {
     let ice = Icecast::start().await;
     let mut s = ice.settings("/once", MountFormat::Mp3);
-    s.server.password = Secret::new("not-the-password");
+    s.first_mut().server.password = Secret::new("not-the-password");
     let session = Session::start(s, options()).unwrap();
     let _ = session
         .push(corpus_chunks("webm-opus-audio-250ms")[0].clone())

@@ -83,11 +83,11 @@ impl Replayed {
 
     fn settings(&self, format: MountFormat) -> Settings {
         let mut s = Settings::default();
-        s.server.host = "127.0.0.1".into();
-        s.server.port = self.port as u32;
-        s.server.password = Secret::new("hackme");
-        s.server.mount = "/live".into();
-        s.encoding.format = format;
+        s.first_mut().server.host = "127.0.0.1".into();
+        s.first_mut().server.port = self.port as u32;
+        s.first_mut().server.password = Secret::new("hackme");
+        s.first_mut().server.mount = "/live".into();
+        s.first_mut().format = format;
         s
     }
 
@@ -170,7 +170,7 @@ async fn serve(
 
 fn target(server: &Replayed, password: &str) -> (Target, StreamHeaders) {
     let mut s = server.settings(MountFormat::WebmAudio);
-    s.server.password = Secret::new(password);
+    s.first_mut().server.password = Secret::new(password);
     (Target::from_settings(&s), StreamHeaders::from_settings(&s))
 }
 

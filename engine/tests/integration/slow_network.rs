@@ -14,7 +14,7 @@ async fn a_network_too_slow_for_the_stream_skips_whole_clusters_and_stays_live()
     let cable = Cable::throttled(ice.port, 20_000).await;
     let mount = "/slow.webm";
     let mut settings = ice.settings(mount, MountFormat::WebmVideo);
-    settings.server.port = cable.port as u32;
+    settings.first_mut().server.port = cable.port as u32;
     let chunks = corpus_chunks("webm-vp8-opus-250ms");
     let session = Session::start(settings, options()).unwrap();
     let mut rx = session.status();

@@ -285,6 +285,28 @@ pub fn audio_end(file: &Path) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Where the first audio stream's packets do not follow on from each other (a packet missing, or
+/// time jumping): (the end of one packet, the start of the next), in seconds.
+pub fn audio_gaps(file: &Path) -> Vec<(f64, f64)> {
+    let packets: Vec<(f64, f64)> = ffprobe_csv(file, Some("a:0"), "packet=pts_time,duration_time")
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        })
+        .collect();
+    assert!(
+        packets.len() > 10,
+        "ffprobe found the audio packets of {}",
+        file.display()
+    );
+    packets
+        .windows(2)
+        .map(|w| (w[0].0 + w[0].1, w[1].0))
+        .filter(|(end, next)| (next - end).abs() > 0.002)
+        .collect()
+}
+
 /// Pushes all chunks, without pacing.
 pub async fn push_all(session: &Session, chunks: &[Vec<u8>]) {
     for c in chunks {

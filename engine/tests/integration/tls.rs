@@ -98,9 +98,9 @@ impl TlsIcecast {
     /// Settings for the TLS port by the name "localhost", the right password.
     fn settings(&self, mount: &str, format: MountFormat) -> Settings {
         let mut s = self.ice.settings(mount, format);
-        s.server.host = "localhost".into();
-        s.server.port = self.port() as u32;
-        s.server.tls = true;
+        s.first_mut().server.host = "localhost".into();
+        s.first_mut().server.port = self.port() as u32;
+        s.first_mut().server.tls = true;
         s
     }
 

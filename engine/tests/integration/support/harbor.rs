@@ -72,13 +72,13 @@ impl Harbor {
     /// Settings for this harbor's mount in `format`, with the right password.
     pub fn settings(&self, format: MountFormat) -> Settings {
         let mut s = Settings::default();
-        s.server.host = "127.0.0.1".into();
-        s.server.port = self.port as u32;
-        s.server.tls = false;
-        s.server.mount = self.mount.clone();
-        s.server.username = "source".into();
-        s.server.password = Secret::new(self.password.clone());
-        s.encoding.format = format;
+        s.first_mut().server.host = "127.0.0.1".into();
+        s.first_mut().server.port = self.port as u32;
+        s.first_mut().server.tls = false;
+        s.first_mut().server.mount = self.mount.clone();
+        s.first_mut().server.username = "source".into();
+        s.first_mut().server.password = Secret::new(self.password.clone());
+        s.first_mut().format = format;
         s.stream.name = "Icecream test".into();
         s
     }

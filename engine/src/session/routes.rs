@@ -1,0 +1,173 @@
+//! Each destination's own fate within one broadcast: its login, its sender (with its own reconnect
+//! and back-pressure), its state and stats. The broadcast's status is made from theirs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{join_all, select_all};
+use tokio::sync::watch;
+
+use super::{report_stats, AbortOnDrop, SessionError};
+use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
+use crate::link::{Counters, Uplink};
+use crate::outbox::{self, Outbox};
+use crate::settings::{Destination, Encode, Settings};
+use crate::status::{DestinationStatus, State, Status};
+
+/// One destination on its way to the server.
+pub(super) struct Route {
+    pub index: usize,
+    pub name: String,
+    pub target: Target,
+    pub headers: StreamHeaders,
+    pub encode: Encode,
+    pub status: Arc<watch::Sender<Status>>,
+    pub counters: Arc<Counters>,
+}
+
+impl Route {
+    pub fn new(index: usize, settings: &Settings, d: &Destination) -> Route {
+        Route {
+            index,
+            name: d.label(),
+            target: Target::new(settings, d),
+            headers: StreamHeaders::new(&settings.stream, d),
+            encode: d.encode(&settings.encoding),
+            status: Arc::new(watch::channel(Status::default()).0),
+            counters: Arc::default(),
+        }
+    }
+
+    /// This destination has ended for good, for `reason`.
+    pub fn fail(&self, e: &SessionError) {
+        self.status.send_modify(|s| {
+            s.state = State::Failed {
+                reason: e.to_string(),
+            };
+            if let SessionError::Icecast(e) = e {
+                s.certificate = e.certificate_offer();
+            }
+        });
+    }
+
+    fn row(&self) -> DestinationStatus {
+        DestinationStatus {
+            index: self.index,
+            name: self.name.clone(),
+            listen_url: self.target.listen_url(),
+            status: self.status.borrow().clone(),
+        }
+    }
+
+    /// Sends what reaches `outbox` to this destination until the stream ends or the server is
+    /// given up on; its stats are kept meanwhile. Its state ends Stopped or Failed.
+    pub fn send(
+        self: &Arc<Self>,
+        conn: SourceConnection,
+        outbox: Arc<Outbox>,
+        listener_poll: Duration,
+    ) -> tokio::task::JoinHandle<Result<(), IcecastError>> {
+        let route = self.clone();
+        tokio::spawn(async move {
+            let _stats = AbortOnDrop(tokio::spawn(report_stats(
+                route.status.clone(),
+                route.counters.clone(),
+                route.target.clone(),
+                listener_poll,
+            )));
+            let uplink = Uplink::new(
+                conn,
+                (route.target.clone(), route.headers.clone()),
+                route.encode.format,
+                route.counters.clone(),
+                route.status.clone(),
+            );
+            let sent = outbox::send_all(uplink, outbox).await;
+            match &sent {
+                Ok(()) => route.status.send_modify(|s| s.state = State::Stopped),
+                Err(e) => route.fail(&SessionError::Icecast(e.clone())),
+            }
+            sent
+        })
+    }
+}
+
+/// Logs in to every destination at once. Those refused are marked failed with their reason; when
+/// every one is refused, so is the broadcast (with the first one's reason).
+pub(super) async fn log_in(routes: &[Arc<Route>]) -> Result<Vec<Option<SourceConnection>>, SessionError> {
+    let tries = join_all(
+        routes
+            .iter()
+            .map(|r| icecast::connect_source(&r.target, &r.headers)),
+    )
+    .await;
+    let mut first_error = None;
+    let mut conns = Vec::with_capacity(routes.len());
+    for (route, tried) in routes.iter().zip(tries) {
+        match tried {
+            Ok(conn) => conns.push(Some(conn)),
+            Err(e) => {
+                let e = SessionError::from(e);
+                log::warn!("{}: {e}", route.name);
+                route.fail(&e);
+                first_error.get_or_insert(e);
+                conns.push(None);
+            }
+        }
+    }
+    match first_error {
+        Some(e) if conns.iter().all(Option::is_none) => Err(e),
+        _ => Ok(conns),
+    }
+}
+
+/// Keeps the broadcast's status made from its destinations' until it is dropped.
+pub(super) fn compose(status: Arc<watch::Sender<Status>>, routes: &[Arc<Route>]) -> AbortOnDrop {
+    let routes: Vec<Arc<Route>> = routes.to_vec();
+    AbortOnDrop(tokio::spawn(async move {
+        let mut watching: Vec<watch::Receiver<Status>> =
+            routes.iter().map(|r| r.status.subscribe()).collect();
+        loop {
+            let rows: Vec<DestinationStatus> = routes.iter().map(|r| r.row()).collect();
+            status.send_modify(|s| sum_up(s, rows));
+            let changes = watching.iter_mut().map(|w| Box::pin(w.changed()));
+            if select_all(changes).await.0.is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+/// The broadcast as its destinations have it: live while any is, the first one's trouble
+/// otherwise; stats added up. Stopping and the end are the session's to say.
+fn sum_up(s: &mut Status, rows: Vec<DestinationStatus>) {
+    let states = || rows.iter().map(|r| &r.status.state);
+    let busy = !(s.state == State::Stopping || s.state.is_final());
+    if busy && !states().all(State::is_final) {
+        s.state = if states().any(|st| *st == State::Live) {
+            State::Live
+        } else if let Some(r) = states().find(|st| matches!(st, State::Reconnecting { .. })) {
+            r.clone()
+        } else {
+            State::Connecting
+        };
+    }
+    let all = || rows.iter().map(|r| &r.status);
+    s.uptime_secs = all().map(|r| r.uptime_secs).max().unwrap_or(0);
+    s.bytes_sent = all().map(|r| r.bytes_sent).sum();
+    s.bitrate_kbps = all().map(|r| r.bitrate_kbps).sum();
+    let counted: Vec<u32> = all().filter_map(|r| r.listeners).collect();
+    s.listeners = (!counted.is_empty()).then(|| counted.iter().sum());
+    s.listeners_not_reported = all().all(|r| r.listeners_not_reported);
+    s.skipped_secs = all().map(|r| r.skipped_secs).max().unwrap_or(0);
+    s.certificate = all().find_map(|r| r.certificate.clone());
+    s.destinations = rows;
+}
+
+/// When the broadcast first reached a listener anywhere.
+pub(super) fn live_since(routes: &[Arc<Route>]) -> Option<Instant> {
+    routes
+        .iter()
+        .filter_map(|r| r.counters.live_since.get().copied())
+        .min()
+}

@@ -1,0 +1,217 @@
+//! One broadcast to several destinations: one stream per format, one sender per destination, and
+//! each destination its own fate.
+
+use std::time::Duration;
+
+use icecream_engine::settings::Destination;
+use icecream_engine::{MountFormat, Secret, Session, Settings, State};
+
+use crate::support::*;
+
+/// Waits until destination `index` is in a state `want` accepts; returns the broadcast's state then.
+async fn wait_destination(
+    session: &Session,
+    index: usize,
+    what: &str,
+    want: impl Fn(&State) -> bool,
+) -> State {
+    let mut rx = session.status();
+    let got = tokio::time::timeout(
+        Duration::from_secs(30),
+        rx.wait_for(|s| {
+            s.destinations
+                .iter()
+                .any(|d| d.index == index && want(&d.status.state))
+        }),
+    )
+    .await;
+    match got {
+        Ok(Ok(s)) => s.state.clone(),
+        _ => panic!(
+            "destination {index} never got {what}: {:?}",
+            session.status().borrow().destinations
+        ),
+    }
+}
+
+fn named(name: &str, mut d: Destination) -> Destination {
+    d.name = name.into();
+    d
+}
+
+fn broadcast(destinations: Vec<Destination>) -> Settings {
+    Settings {
+        destinations,
+        ..Settings::default()
+    }
+}
+
+/// A live camera and microphone (keyframes every 0.6 s), as long as a test needs.
+fn camera_for(ms: u64) -> Vec<(u64, Vec<u8>)> {
+    looped_chunks(keyed_video(), ms)
+}
+
+#[tokio::test]
+async fn three_destinations_each_keep_their_own_fate() {
+    let first = Icecast::start().await;
+    let mut second = Icecast::start().await;
+    let settings = broadcast(vec![
+        named(
+            "Web page",
+            first.server.destination("/multi.webm", MountFormat::WebmVideo),
+        ),
+        named(
+            "Radio apps",
+            second.server.destination("/multi.mp3", MountFormat::Mp3),
+        ),
+        named(
+            "Opus",
+            first.server.destination("/multi.opus", MountFormat::OggOpus),
+        ),
+    ]);
+    let session = Session::start(settings, options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(30_000));
+    for i in 0..3 {
+        wait_destination(&session, i, "live", |s| *s == State::Live).await;
+    }
+    // WebM and Ogg Opus are written by the engine; only MP3 needs an encoder.
+    assert_eq!(session.ffmpeg_pids().len(), 1, "one ffmpeg, for MP3");
+    let video = Listener::connect(&first.endpoint(), "/multi.webm").await;
+    let opus = Listener::connect(&first.endpoint(), "/multi.opus").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let line = session.status().borrow().line();
+    assert!(
+        line.starts_with("LIVE ") && line.contains("3 of 3 destinations live"),
+        "{line}"
+    );
+
+    // The second server dies: its destination reconnects, the others are not touched.
+    second.server.kill();
+    let overall = wait_destination(&session, 1, "reconnecting", |s| {
+        matches!(s, State::Reconnecting { .. })
+    })
+    .await;
+    assert_eq!(overall, State::Live, "the broadcast stays live on the others");
+    let line = session.status().borrow().line();
+    assert!(line.contains("2 of 3 destinations live"), "{line}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    second.server.restart().await.unwrap();
+    wait_destination(&session, 1, "live again", |s| *s == State::Live).await;
+    let radio = Listener::connect(&second.endpoint(), "/multi.mp3").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let status = session.status().borrow().clone();
+    assert!(
+        status.destinations.iter().all(|d| d.status.bytes_sent > 0),
+        "{status:?}"
+    );
+    let summary = session.stop().await.expect("a clean stop");
+    feeding.abort();
+    assert_eq!(summary.gaps, 1, "one gap, on the second destination: {summary:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for (listener, name, least) in [
+        (video, "video.webm", 7.0),
+        (opus, "audio.opus", 7.0),
+        (radio, "radio.mp3", 2.0),
+    ] {
+        let file = save(dir.path(), name, &listener.finish().await);
+        assert_eq!(decode_errors(&file), "", "{name} decodes cleanly");
+        let heard = audio_end(&file);
+        assert!(heard >= least, "{name}: {heard} s");
+        if name != "radio.mp3" {
+            // Every packet, while the other server went away and came back.
+            assert_eq!(audio_gaps(&file), vec![], "{name} has no gap");
+        }
+    }
+    assert_eq!(codecs(&dir.path().join("video.webm")), ["vp8", "opus"]);
+}
+
+#[tokio::test]
+async fn a_refused_destination_says_why_and_the_others_stay_live() {
+    let ice = Icecast::start().await;
+    let mut wrong = named("Backup", ice.server.destination("/refused.mp3", MountFormat::Mp3));
+    wrong.server.password = Secret::new("not-the-password");
+    let settings = broadcast(vec![
+        named(
+            "Station",
+            ice.server.destination("/kept.opus", MountFormat::OggOpus),
+        ),
+        wrong,
+    ]);
+    let session = Session::start(settings, options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(20_000));
+    wait_destination(&session, 0, "live", |s| *s == State::Live).await;
+    let listener = Listener::connect(&ice.endpoint(), "/kept.opus").await;
+    wait_destination(&session, 1, "failed", |s| matches!(s, State::Failed { .. })).await;
+    let status = session.status().borrow().clone();
+    let State::Failed { reason } = &status.destinations[1].status.state else {
+        unreachable!()
+    };
+    assert!(reason.contains("password"), "{reason}");
+    assert_plain(reason);
+    assert_eq!(status.state, State::Live);
+    assert!(
+        status.line().contains("1 of 2 destinations live"),
+        "{}",
+        status.line()
+    );
+    assert!(
+        ice.mount("/refused.mp3").await.is_none(),
+        "nothing reached the refused mount"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    session
+        .stop()
+        .await
+        .expect("the broadcast ends well: one destination was live");
+    feeding.abort();
+    let dir = tempfile::tempdir().unwrap();
+    let file = save(dir.path(), "kept.opus", &listener.finish().await);
+    assert_eq!(decode_errors(&file), "");
+    assert!(audio_end(&file) > 2.0);
+}
+
+#[tokio::test]
+async fn destinations_of_one_format_share_one_stream() {
+    let (a, b) = (Icecast::start().await, Icecast::start().await);
+    // Two MP3 mounts: one ffmpeg.
+    let mp3 = broadcast(vec![
+        a.server.destination("/same.mp3", MountFormat::Mp3),
+        b.server.destination("/same.mp3", MountFormat::Mp3),
+    ]);
+    let session = Session::start(mp3, options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(20_000));
+    wait_destination(&session, 0, "live", |s| *s == State::Live).await;
+    wait_destination(&session, 1, "live", |s| *s == State::Live).await;
+    let listeners = [
+        Listener::connect(&a.endpoint(), "/same.mp3").await,
+        Listener::connect(&b.endpoint(), "/same.mp3").await,
+    ];
+    let pids = session.ffmpeg_pids();
+    assert_eq!(pids.len(), 1, "one encoder for both MP3 destinations: {pids:?}");
+    assert!(cmdline(pids[0]).contains("libmp3lame"), "{}", cmdline(pids[0]));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    session.stop().await.unwrap();
+    feeding.abort();
+    let dir = tempfile::tempdir().unwrap();
+    for (n, l) in listeners.into_iter().enumerate() {
+        let file = save(dir.path(), &format!("{n}.mp3"), &l.finish().await);
+        assert_eq!(decode_errors(&file), "");
+        assert!(audio_end(&file) > 2.0);
+    }
+
+    // Two WebM mounts: written by the engine, no encoder at all.
+    let webm = broadcast(vec![
+        a.server.destination("/same.webm", MountFormat::WebmVideo),
+        b.server.destination("/same.webm", MountFormat::WebmVideo),
+    ]);
+    let session = Session::start(webm, options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(10_000));
+    wait_destination(&session, 0, "live", |s| *s == State::Live).await;
+    wait_destination(&session, 1, "live", |s| *s == State::Live).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(session.ffmpeg_pids(), Vec::<u32>::new());
+    assert!(a.mount("/same.webm").await.is_some() && b.mount("/same.webm").await.is_some());
+    session.stop().await.unwrap();
+    feeding.abort();
+}
