@@ -310,6 +310,21 @@ pub fn args(encode: &Encode, input: Container, realtime: bool, restarted: bool) 
             a.push(["-map", "0:a:0", "-vn", "-c:a", "libvorbis", "-b:a", &abr]);
             a.ogg();
         }
+        // Every sample as decoded from the capture, 16-bit at 48 kHz: no bitrate to choose.
+        MountFormat::OggFlac => {
+            a.push([
+                "-map",
+                "0:a:0",
+                "-vn",
+                "-c:a",
+                "flac",
+                "-sample_fmt",
+                "s16",
+                "-ar",
+                "48000",
+            ]);
+            a.ogg();
+        }
         MountFormat::Mp3 => {
             // Trailing silence long enough to fill Icecast's last 1400-byte block (see
             // MountFormat::end_padding), so that listeners get all of the real audio.

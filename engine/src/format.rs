@@ -12,16 +12,19 @@ pub enum MountFormat {
     WebmAudio,
     OggOpus,
     OggVorbis,
+    /// Lossless: every sample as captured, for radio that cares (BUTT and DarkIce offer it too).
+    OggFlac,
     Mp3,
     Aac,
 }
 
 impl MountFormat {
-    pub const ALL: [MountFormat; 6] = [
+    pub const ALL: [MountFormat; 7] = [
         MountFormat::WebmVideo,
         MountFormat::WebmAudio,
         MountFormat::OggOpus,
         MountFormat::OggVorbis,
+        MountFormat::OggFlac,
         MountFormat::Mp3,
         MountFormat::Aac,
     ];
@@ -30,7 +33,7 @@ impl MountFormat {
         match self {
             MountFormat::WebmVideo => "video/webm",
             MountFormat::WebmAudio => "audio/webm",
-            MountFormat::OggOpus | MountFormat::OggVorbis => "audio/ogg",
+            MountFormat::OggOpus | MountFormat::OggVorbis | MountFormat::OggFlac => "audio/ogg",
             MountFormat::Mp3 => "audio/mpeg",
             MountFormat::Aac => "audio/aac",
         }
@@ -56,6 +59,7 @@ impl MountFormat {
             MountFormat::WebmAudio => "WebM audio",
             MountFormat::OggOpus => "Ogg Opus",
             MountFormat::OggVorbis => "Ogg Vorbis",
+            MountFormat::OggFlac => "Ogg FLAC (lossless)",
             MountFormat::Mp3 => "MP3",
             MountFormat::Aac => "AAC",
         }
@@ -68,6 +72,7 @@ impl MountFormat {
             MountFormat::WebmAudio => "webm-audio",
             MountFormat::OggOpus => "ogg-opus",
             MountFormat::OggVorbis => "ogg-vorbis",
+            MountFormat::OggFlac => "ogg-flac",
             MountFormat::Mp3 => "mp3",
             MountFormat::Aac => "aac",
         }
@@ -79,6 +84,7 @@ impl MountFormat {
             MountFormat::WebmVideo | MountFormat::WebmAudio => "webm",
             MountFormat::OggOpus => "opus",
             MountFormat::OggVorbis => "ogg",
+            MountFormat::OggFlac => "oga",
             MountFormat::Mp3 => "mp3",
             MountFormat::Aac => "aac",
         }
@@ -157,7 +163,9 @@ impl MediaStart {
         // What must be seen, and how many bytes of a read to keep because it may straddle two reads.
         let (found, keep): (fn(&[u8]) -> bool, usize) = match self.format {
             MountFormat::WebmVideo | MountFormat::WebmAudio => (|b| b.windows(4).any(|w| w == CLUSTER_ID), 3),
-            MountFormat::OggOpus | MountFormat::OggVorbis => (has_ogg_media_page, OGG_PAGE_HEAD - 1),
+            MountFormat::OggOpus | MountFormat::OggVorbis | MountFormat::OggFlac => {
+                (has_ogg_media_page, OGG_PAGE_HEAD - 1)
+            }
             MountFormat::Mp3 | MountFormat::Aac => (|b| !b.is_empty(), 0),
         };
         self.tail.extend_from_slice(bytes);
@@ -173,7 +181,7 @@ impl MediaStart {
 pub fn resume_point(format: MountFormat, bytes: &[u8]) -> Option<usize> {
     match format {
         MountFormat::WebmVideo | MountFormat::WebmAudio => bytes.windows(4).position(|w| w == CLUSTER_ID),
-        MountFormat::OggOpus | MountFormat::OggVorbis => {
+        MountFormat::OggOpus | MountFormat::OggVorbis | MountFormat::OggFlac => {
             bytes.windows(5).position(|w| w.starts_with(b"OggS") && w[4] == 0)
         }
         MountFormat::Mp3 => bytes.windows(2).position(|w| w[0] == 0xFF && w[1] & 0xE0 == 0xE0),
@@ -262,9 +270,11 @@ pub fn keep_from(bytes: &[u8]) -> usize {
 pub fn header_end(format: MountFormat, bytes: &[u8]) -> Option<usize> {
     match format {
         MountFormat::WebmVideo | MountFormat::WebmAudio => resume_point(format, bytes),
-        MountFormat::OggOpus | MountFormat::OggVorbis => bytes.windows(OGG_PAGE_HEAD).position(|w| {
-            w.starts_with(b"OggS") && w[4] == 0 && u64::from_le_bytes(w[6..14].try_into().unwrap()) != 0
-        }),
+        MountFormat::OggOpus | MountFormat::OggVorbis | MountFormat::OggFlac => {
+            bytes.windows(OGG_PAGE_HEAD).position(|w| {
+                w.starts_with(b"OggS") && w[4] == 0 && u64::from_le_bytes(w[6..14].try_into().unwrap()) != 0
+            })
+        }
         MountFormat::Mp3 | MountFormat::Aac => Some(0),
     }
 }

@@ -52,7 +52,7 @@ enum Command {
         /// What to send, as for `stream`.
         #[arg(short, long, value_name = "PATH")]
         input: PathBuf,
-        /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
+        /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, ogg-flac, mp3 or aac.
         #[arg(long, default_value = "webm-video")]
         format: MountFormat,
         /// Send as fast as possible instead of at the media's own pace.
@@ -131,7 +131,7 @@ struct ServerArgs {
     /// file where no keyring runs), for the first destination.
     #[arg(long)]
     saved_password: bool,
-    /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, mp3 or aac.
+    /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, ogg-flac, mp3 or aac.
     #[arg(long)]
     format: Option<MountFormat>,
     /// Stream name shown by the server and players.
