@@ -43,8 +43,20 @@ impl Outbox {
     }
 
     pub fn push(&self, item: Item) {
-        self.queue.lock().expect("outbox lock").0.push_back(item);
+        let mut q = self.queue.lock().expect("outbox lock");
+        // Closed: this destination was stopped while the stream goes on to others.
+        if !q.1 {
+            q.0.push_back(item);
+        }
+        drop(q);
         self.ready.notify_one();
+    }
+
+    /// This destination is stopped while the stream goes on: what is queued is still delivered,
+    /// nothing more is taken, and its stream no longer waits for it.
+    pub fn stop(&self) {
+        self.close();
+        self.gave_up.send_replace(true);
     }
 
     /// Nothing more will come; the sender ends the stream once it has delivered the rest.

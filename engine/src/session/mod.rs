@@ -48,6 +48,8 @@ pub enum SessionError {
     Media(#[from] MediaError),
     #[error("The broadcast has already ended.")]
     Ended,
+    #[error("That destination is not on air in this broadcast.")]
+    NotOnAir,
 }
 
 #[derive(Clone, Debug)]
@@ -184,6 +186,7 @@ pub struct Session {
     status: watch::Receiver<Status>,
     status_tx: Arc<watch::Sender<Status>>,
     pids: watch::Receiver<Vec<u32>>,
+    routes: Vec<Arc<Route>>,
     task: JoinHandle<Result<Summary, SessionError>>,
     pub listen_url: String,
 }
@@ -211,9 +214,14 @@ impl Session {
         let listen_url = (settings.enabled().next())
             .map(|(_, d)| Target::new(&settings, d).listen_url())
             .unwrap_or_default();
+        let routes: Vec<Arc<Route>> = settings
+            .enabled()
+            .map(|(i, d)| Arc::new(Route::new(i, &settings, d)))
+            .collect();
         let st = status_tx.clone();
+        let running = routes.clone();
         let task = tokio::spawn(async move {
-            let result = run(settings, opts, rx, st.clone(), pid_tx).await;
+            let result = run(running, opts, rx, st.clone(), pid_tx).await;
             st.send_modify(|s| {
                 s.state = match &result {
                     Ok(_) => State::Stopped,
@@ -233,6 +241,7 @@ impl Session {
             status,
             status_tx,
             pids,
+            routes,
             task,
             listen_url,
         })
@@ -265,6 +274,16 @@ impl Session {
     /// mounts the engine writes itself.
     pub fn ffmpeg_pids(&self) -> Vec<u32> {
         self.pids.borrow().clone()
+    }
+
+    /// Stops one destination (by its place in the settings' list) while the broadcast goes on to
+    /// the others; what was made for it so far is delivered first. Stopping the last one that is
+    /// still on air ends the broadcast.
+    pub fn stop_destination(&self, index: usize) -> Result<(), SessionError> {
+        match self.routes.iter().find(|r| r.index == index) {
+            Some(route) if route.stop() => Ok(()),
+            _ => Err(SessionError::NotOnAir),
+        }
     }
 
     pub fn is_finished(&self) -> bool {
@@ -362,16 +381,12 @@ async fn read_tracks(rx: &mut Input, head: &mut Vec<u8>) -> Result<Option<Tracks
 }
 
 async fn run(
-    settings: Settings,
+    routes: Vec<Arc<Route>>,
     opts: SessionOptions,
     mut rx: Input,
     status: Arc<watch::Sender<Status>>,
     pid_tx: watch::Sender<Vec<u32>>,
 ) -> Result<Summary, SessionError> {
-    let routes: Vec<Arc<Route>> = settings
-        .enabled()
-        .map(|(i, d)| Arc::new(Route::new(i, &settings, d)))
-        .collect();
     let _composer = routes::compose(status.clone(), &routes);
     // Log in while the first chunk is on its way: a wrong password shows at once, and the mounts
     // are listed before media flows.

@@ -23,6 +23,10 @@ pub(super) struct Route {
     pub encode: Encode,
     pub status: Arc<watch::Sender<Status>>,
     pub counters: Arc<Counters>,
+    /// Where its stream's output waits for it, once it is connected.
+    outbox: std::sync::OnceLock<Arc<Outbox>>,
+    /// Stopped by the person while the others go on.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Route {
@@ -35,7 +39,25 @@ impl Route {
             encode: d.encode(&settings.encoding),
             status: Arc::new(watch::channel(Status::default()).0),
             counters: Arc::default(),
+            outbox: Default::default(),
+            stopped: Default::default(),
         }
+    }
+
+    /// Ends this destination's stream (what it was sent is delivered first) while the broadcast
+    /// goes on to the others. False if it had already ended.
+    pub fn stop(&self) -> bool {
+        if self.status.borrow().state.is_final()
+            || self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return false;
+        }
+        log::info!("{}: stopped, the broadcast goes on elsewhere", self.name);
+        self.status.send_modify(|s| s.state = State::Stopping);
+        if let Some(outbox) = self.outbox.get() {
+            outbox.stop();
+        }
+        true
     }
 
     /// This destination has ended for good, for `reason`.
@@ -68,6 +90,10 @@ impl Route {
         listener_poll: Duration,
     ) -> tokio::task::JoinHandle<Result<(), IcecastError>> {
         let route = self.clone();
+        let _ = self.outbox.set(outbox.clone());
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            outbox.stop();
+        }
         tokio::spawn(async move {
             let _stats = AbortOnDrop(tokio::spawn(report_stats(
                 route.status.clone(),
@@ -83,9 +109,14 @@ impl Route {
                 route.status.clone(),
             );
             let sent = outbox::send_all(uplink, outbox).await;
+            // Stopped by hand while its server was away: stopped all the same.
+            let by_hand = route.stopped.load(std::sync::atomic::Ordering::SeqCst);
             match &sent {
-                Ok(()) => route.status.send_modify(|s| s.state = State::Stopped),
-                Err(e) => route.fail(&SessionError::Icecast(e.clone())),
+                Err(e) if !by_hand => route.fail(&SessionError::Icecast(e.clone())),
+                _ => route.status.send_modify(|s| s.state = State::Stopped),
+            }
+            if by_hand {
+                return Ok(());
             }
             sent
         })

@@ -215,3 +215,62 @@ async fn destinations_of_one_format_share_one_stream() {
     session.stop().await.unwrap();
     feeding.abort();
 }
+
+#[tokio::test]
+async fn one_destination_stops_while_the_other_goes_on() {
+    let ice = Icecast::start().await;
+    let settings = broadcast(vec![
+        named(
+            "Station",
+            ice.server.destination("/goes-on.webm", MountFormat::WebmVideo),
+        ),
+        named(
+            "Backup",
+            ice.server.destination("/stops.opus", MountFormat::OggOpus),
+        ),
+    ]);
+    let session = Session::start(settings, options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(30_000));
+    wait_destination(&session, 0, "live", |s| *s == State::Live).await;
+    wait_destination(&session, 1, "live", |s| *s == State::Live).await;
+    let going_on = Listener::connect(&ice.endpoint(), "/goes-on.webm").await;
+    let stopping = Listener::connect(&ice.endpoint(), "/stops.opus").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    session.stop_destination(1).unwrap();
+    let overall = wait_destination(&session, 1, "stopped", |s| *s == State::Stopped).await;
+    assert_eq!(overall, State::Live);
+    assert!(ice.wait_mount("/stops.opus", false).await, "its mount is gone");
+    assert!(
+        ice.mount("/goes-on.webm").await.is_some(),
+        "the other mount stays"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stopped = save(dir.path(), "stopped.opus", &stopping.finish().await);
+    assert_eq!(decode_errors(&stopped), "", "its listener got a whole stream");
+    assert!(
+        session.stop_destination(1).is_err(),
+        "a stopped destination cannot be stopped again"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bytes = session.status().borrow().destinations[0].status.bytes_sent;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        session.status().borrow().destinations[0].status.bytes_sent > bytes,
+        "still sending"
+    );
+
+    // Stopping the last one on air ends the broadcast.
+    session.stop_destination(0).unwrap();
+    let mut rx = session.status();
+    tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|s| s.state.is_final()))
+        .await
+        .expect("the broadcast ends with its last destination")
+        .unwrap();
+    assert_eq!(session.status().borrow().state, State::Stopped);
+    session.stop().await.expect("nothing failed");
+    feeding.abort();
+    let kept = save(dir.path(), "kept.webm", &going_on.finish().await);
+    assert_eq!(decode_errors(&kept), "");
+    assert_eq!(audio_gaps(&kept), vec![]);
+}
