@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "push_chunk",
     "chunk_socket",
     "stop",
+    "stop_destination",
     "set_now_playing",
     "open_log_folder",
     "show_recording",

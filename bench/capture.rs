@@ -76,7 +76,7 @@ const invoke = window.__TAURI__.core.invoke;
   Object.assign(s.destinations[0].server, { host, port, mount: '/bench', tls: false });
   s.destinations[0].format = format;
   Object.assign(s.encoding, { width, height, fps: 30 });
-  await invoke('save_settings', { settings: s, password });
+  await invoke('save_settings', { settings: s, passwords: [password] });
   localStorage.setItem('capturePath', path);
   localStorage.setItem('audioOnly', format === 'webm-video' ? '0' : '1');
   done('ok');

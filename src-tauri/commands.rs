@@ -87,7 +87,8 @@ type Answer<T> = Result<T, UiError>;
 pub struct SettingsView {
     /// Everything but the password, which never goes back to the page.
     settings: Settings,
-    has_password: bool,
+    /// Whether each destination has a saved password.
+    has_password: Vec<bool>,
     /// Where the password is kept, in words for Settings.
     password_kept: String,
     configured: bool,
@@ -108,8 +109,8 @@ async fn settings_view(state: &AppState) -> Answer<SettingsView> {
     let local_server = state.local.lock().await.is_some();
     let mut store = state.store();
     Ok(SettingsView {
+        has_password: store.has_passwords(&store.settings()?),
         settings: store.settings()?,
-        has_password: store.has_password(),
         password_kept: store.password_kept().describe(),
         configured: store.configured(),
         local_server,
@@ -131,12 +132,25 @@ pub async fn load_settings(state: State<'_, AppState>) -> Answer<SettingsView> {
     settings_view(&state).await
 }
 
-/// The form's settings with the password: the one typed now, else the saved one.
-fn with_password(state: &AppState, mut settings: Settings, password: Option<String>) -> Answer<Settings> {
-    settings.first_mut().server.password = match password.filter(|p| !p.is_empty()) {
-        Some(p) => Secret::new(p),
-        None => state.store().settings()?.first().server.password.clone(),
-    };
+/// The passwords typed in the form, in the destinations' order; None keeps the saved one.
+fn typed(passwords: Vec<Option<String>>) -> Vec<Option<Secret>> {
+    passwords
+        .into_iter()
+        .map(|p| p.filter(|p| !p.is_empty()).map(Secret::new))
+        .collect()
+}
+
+/// The form's settings with each destination's password: the one typed now, else its saved one.
+fn with_passwords(state: &AppState, mut settings: Settings, typed: &[Option<Secret>]) -> Answer<Settings> {
+    let saved = state.store().settings()?;
+    for (i, d) in settings.destinations.iter_mut().enumerate() {
+        d.server.password = match typed.get(i).cloned().flatten() {
+            Some(p) => p,
+            None => (saved.destinations.iter().find(|s| s.id == d.id))
+                .map(|s| s.server.password.clone())
+                .unwrap_or_default(),
+        };
+    }
     Ok(settings)
 }
 
@@ -144,10 +158,10 @@ fn with_password(state: &AppState, mut settings: Settings, password: Option<Stri
 pub async fn save_settings(
     state: State<'_, AppState>,
     settings: Settings,
-    password: Option<String>,
+    passwords: Vec<Option<String>>,
 ) -> Answer<SettingsView> {
-    let new_password = password.clone().filter(|p| !p.is_empty()).map(Secret::new);
-    let settings = with_password(&state, settings, password)?;
+    let typed = typed(passwords);
+    let settings = with_passwords(&state, settings, &typed)?;
     settings.validate()?;
     if let Some(on_air) = state.live.on_air().await {
         if on_air.destinations != settings.destinations || on_air.encoding != settings.encoding {
@@ -158,7 +172,7 @@ pub async fn save_settings(
             .into());
         }
     }
-    state.store().save(&settings, new_password.as_ref())?;
+    state.store().save(&settings, &typed)?;
     settings_view(&state).await
 }
 
@@ -166,9 +180,9 @@ pub async fn save_settings(
 pub async fn test_connection(
     state: State<'_, AppState>,
     settings: Settings,
-    password: Option<String>,
+    passwords: Vec<Option<String>>,
 ) -> Answer<Vec<Check>> {
-    let settings = with_password(&state, settings, password)?;
+    let settings = with_passwords(&state, settings, &typed(passwords))?;
     settings.validate()?;
     // Every destination that is switched on, each answer named by its destination when there
     // are several.
@@ -201,7 +215,7 @@ pub async fn trust_certificate(
 ) -> Answer<SettingsView> {
     let mut settings = state.store().settings()?;
     settings.trust_certificate(&host, port, sha256);
-    state.store().save(&settings, None)?;
+    state.store().save(&settings, &[])?;
     settings_view(&state).await
 }
 
@@ -209,7 +223,7 @@ pub async fn trust_certificate(
 pub async fn forget_certificate(state: State<'_, AppState>, host: String, port: u16) -> Answer<SettingsView> {
     let mut settings = state.store().settings()?;
     settings.forget_certificate(&host, port);
-    state.store().save(&settings, None)?;
+    state.store().save(&settings, &[])?;
     settings_view(&state).await
 }
 
@@ -241,7 +255,9 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
         settings.stream.name = "My first broadcast".into();
     }
     settings.encoding = saved.encoding;
-    state.store().save(&settings, Some(&server.source_password))?;
+    state
+        .store()
+        .save(&settings, &[Some(server.source_password.clone())])?;
     *local = Some(server);
     drop(local);
     settings_view(&state).await
@@ -282,6 +298,12 @@ pub async fn stop(state: State<'_, AppState>) -> Answer<Stopped> {
         message,
         recorded: state.live.last_recording().await.is_some(),
     })
+}
+
+/// A destination's Stop, in its row: the others stay live.
+#[tauri::command]
+pub async fn stop_destination(state: State<'_, AppState>, index: usize) -> Answer<()> {
+    Ok(state.live.stop_destination(index).await?)
 }
 
 #[derive(Serialize)]

@@ -114,6 +114,14 @@ impl Live {
         ))
     }
 
+    /// Stops one destination while the broadcast goes on to the others.
+    pub async fn stop_destination(&self, index: usize) -> Result<(), String> {
+        match self.running.lock().await.as_ref() {
+            Some(r) => r.session.stop_destination(index).map_err(|e| e.to_string()),
+            None => Err("Not live: press Go live first.".into()),
+        }
+    }
+
     /// The last broadcast's recording, once it has stopped.
     pub async fn last_recording(&self) -> Option<PathBuf> {
         self.recorded.lock().await.clone()

@@ -116,6 +116,7 @@ fn main() {
             commands::push_chunk,
             commands::chunk_socket,
             commands::stop,
+            commands::stop_destination,
             commands::set_now_playing,
             commands::open_log_folder,
             commands::show_recording,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use icecream_engine::settings::Destination;
 use icecream_engine::settings::FromJsonError;
 use icecream_engine::{Kept, SavedPassword, Secret, Settings};
 use tauri::{AppHandle, Manager, Wry};
@@ -16,7 +17,6 @@ const KEY: &str = "settings";
 
 pub struct AppStore {
     store: Arc<Store<Wry>>,
-    password: SavedPassword,
     dir: PathBuf,
     /// Said once to the person at start, e.g. that a damaged file was kept aside.
     pub notice: Option<String>,
@@ -28,12 +28,7 @@ impl AppStore {
         std::fs::create_dir_all(&dir)?;
         let notice = set_aside_if_damaged(&dir.join(STORE_FILE));
         let store = app.store(STORE_FILE)?;
-        Ok(AppStore {
-            store,
-            password: SavedPassword::new(dir.join("password")),
-            dir,
-            notice,
-        })
+        Ok(AppStore { store, dir, notice })
     }
 
     /// Whether a server has ever been saved (the first run offers "Try it on this computer").
@@ -51,25 +46,49 @@ impl AppStore {
             })?,
             None => Settings::default(),
         };
-        if let Some(pw) = self.password.load().map_err(|e| e.to_string())? {
-            settings.first_mut().server.password = pw;
+        for d in &mut settings.destinations {
+            if let Some(pw) = self.password(d).load().map_err(|e| e.to_string())? {
+                d.server.password = pw;
+            }
         }
         Ok(settings)
     }
 
-    pub fn has_password(&self) -> bool {
-        matches!(self.password.load(), Ok(Some(_)))
+    /// Where a destination's password is kept: its own keyring entry (or private file).
+    fn password(&self, d: &Destination) -> SavedPassword {
+        SavedPassword::for_destination(&self.dir, &d.id)
     }
 
-    /// Where the password is kept: the keyring, or the private file where none runs.
+    /// Whether each destination has a saved password, in the settings' order.
+    pub fn has_passwords(&self, settings: &Settings) -> Vec<bool> {
+        (settings.destinations.iter())
+            .map(|d| matches!(self.password(d).load(), Ok(Some(_))))
+            .collect()
+    }
+
+    /// Where the passwords are kept: the keyring, or private files where none runs.
     pub fn password_kept(&self) -> Kept {
-        self.password.kept()
+        SavedPassword::for_destination(&self.dir, "").kept()
     }
 
-    /// Saves the settings; the password only when a new one is given.
-    pub fn save(&self, settings: &Settings, password: Option<&Secret>) -> Result<(), String> {
-        if let Some(pw) = password {
-            self.password.save(pw).map_err(|e| e.to_string())?;
+    /// Saves the settings; each destination's password only when a new one is given (`passwords`
+    /// in the settings' order). The passwords of destinations no longer in the list are deleted.
+    pub fn save(&self, settings: &Settings, passwords: &[Option<Secret>]) -> Result<(), String> {
+        for (d, pw) in settings.destinations.iter().zip(passwords) {
+            if let Some(pw) = pw {
+                self.password(d).save(pw).map_err(|e| e.to_string())?;
+            }
+        }
+        if let Some(Ok(before)) = self.store.get(KEY).map(|v| Settings::from_json(&v.to_string())) {
+            for gone in before
+                .destinations
+                .iter()
+                .filter(|b| settings.destinations.iter().all(|d| d.id != b.id))
+            {
+                if let Err(e) = self.password(gone).delete() {
+                    log::warn!("a removed destination's password could not be deleted: {e}");
+                }
+            }
         }
         let value = serde_json::to_value(settings).expect("settings always serialize");
         self.store.set(KEY, value);

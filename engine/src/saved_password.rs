@@ -14,7 +14,8 @@ use crate::Secret;
 
 /// The keyring entry's service: the app's identifier, as a keyring manager lists it.
 pub const KEYRING_SERVICE: &str = "org.icecream.desktop";
-/// The keyring entry's account: one source password for the app's server.
+/// The keyring entry's account: the first destination's source password (the only one before
+/// destinations); each other destination's is this, a colon and its id.
 pub const KEYRING_ACCOUNT: &str = "icecast-source-password";
 
 /// Where the saved password is kept, as Settings tells the person.
@@ -50,17 +51,7 @@ pub enum SavedPasswordError {
 
 pub struct SavedPassword {
     file: PasswordFile,
-}
-
-/// The keyring entry, when a keyring service runs.
-fn entry() -> Option<keyring::Entry> {
-    if let Err(e) = keyring::Entry::store_status() {
-        log::info!("no keyring service: the password is kept in a private file ({e})");
-        return None;
-    }
-    keyring::Entry::new(KEYRING_SERVICE, KEYRING_ACCOUNT)
-        .map_err(|e| log::warn!("the keyring entry could not be made: {e}"))
-        .ok()
+    account: String,
 }
 
 impl SavedPassword {
@@ -68,17 +59,57 @@ impl SavedPassword {
     pub fn new(fallback: impl Into<PathBuf>) -> SavedPassword {
         SavedPassword {
             file: PasswordFile::new(fallback),
+            account: KEYRING_ACCOUNT.into(),
         }
+    }
+
+    /// The password of the destination with this id (settings::Destination::id; empty for the
+    /// first one an older Icecream had), with its fallback file in `dir`.
+    pub fn for_destination(dir: &Path, id: &str) -> SavedPassword {
+        match id {
+            "" => SavedPassword::new(dir.join("password")),
+            id => SavedPassword {
+                file: PasswordFile::new(dir.join(format!("password-{id}"))),
+                account: format!("{KEYRING_ACCOUNT}:{id}"),
+            },
+        }
+    }
+
+    /// The desktop app's folder, where the CLI looks for its fallback files (`--saved-password`).
+    pub fn app_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join(KEYRING_SERVICE)
     }
 
     /// The desktop app's fallback file, where the CLI looks for it (`--saved-password`).
     pub fn app_file(data_dir: &Path) -> PathBuf {
-        data_dir.join(KEYRING_SERVICE).join("password")
+        Self::app_dir(data_dir).join("password")
+    }
+
+    /// The keyring entry, when a keyring service runs.
+    fn entry(&self) -> Option<keyring::Entry> {
+        if let Err(e) = keyring::Entry::store_status() {
+            log::info!("no keyring service: the password is kept in a private file ({e})");
+            return None;
+        }
+        keyring::Entry::new(KEYRING_SERVICE, &self.account)
+            .map_err(|e| log::warn!("the keyring entry could not be made: {e}"))
+            .ok()
+    }
+
+    /// Forgets the password (a destination that was removed), from the keyring and the file.
+    pub fn delete(&self) -> Result<(), SavedPasswordError> {
+        if let Some(entry) = self.entry() {
+            match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) => log::warn!("the keyring kept a removed destination's password ({e})"),
+            }
+        }
+        Ok(self.file.clear()?)
     }
 
     /// The saved password, or None. Found in the file while a keyring runs, it moves there.
     pub fn load(&self) -> Result<Option<Secret>, SavedPasswordError> {
-        let Some(entry) = entry() else {
+        let Some(entry) = self.entry() else {
             return Ok(self.file.load()?);
         };
         match entry.get_password() {
@@ -104,7 +135,7 @@ impl SavedPassword {
 
     /// Keeps `password` in the keyring, else in the private file; an older copy in the file goes.
     pub fn save(&self, password: &Secret) -> Result<Kept, SavedPasswordError> {
-        if let Some(entry) = entry() {
+        if let Some(entry) = self.entry() {
             match entry.set_password(password.expose()) {
                 Ok(()) => {
                     self.file.clear()?;
@@ -119,7 +150,7 @@ impl SavedPassword {
 
     /// Where the password is (or would be) kept now.
     pub fn kept(&self) -> Kept {
-        match entry().map(|e| e.get_password()) {
+        match self.entry().map(|e| e.get_password()) {
             Some(Ok(_) | Err(keyring::Error::NoEntry)) => Kept::Keyring,
             _ => self.kept_in_file(),
         }

@@ -50,6 +50,9 @@ pub struct ServerSettings {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Destination {
+    /// Stays with it through renames and reordering: its saved password is found by it. Empty
+    /// for the first destination (the one server an older Icecream had).
+    pub id: String,
     /// What the person calls it ("Station", "Backup"); empty: it is named by its server and mount.
     pub name: String,
     /// Off: kept in the list, not sent to.
@@ -62,6 +65,7 @@ pub struct Destination {
 impl Default for Destination {
     fn default() -> Self {
         Destination {
+            id: String::new(),
             name: String::new(),
             enabled: true,
             server: ServerSettings::default(),

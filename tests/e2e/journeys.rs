@@ -1198,3 +1198,94 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
     let _ = other.wait();
     app.quit().await;
 }
+
+#[tokio::test]
+async fn two_destinations_go_live_together_and_one_stops_alone() {
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
+    let app = stage.app_set_for("/first.mp3", "mp3", "recorder").await;
+    let password = ice.source_password.expose();
+
+    // A second destination, added in Settings as a person would: its own name, mount, format and
+    // password.
+    open_settings(&app).await;
+    app.click("#add-destination").await;
+    app.type_into("destination_name", "Backup").await;
+    app.type_into("host", "127.0.0.1").await;
+    app.type_into("port", &ice.port.to_string()).await;
+    app.type_into("mount", "/second.ogg").await;
+    app.type_into("password", password).await;
+    app.choose("format", "ogg-vorbis").await;
+    assert_eq!(
+        app.text("#destination-list li:nth-child(2) button").await,
+        "Backup"
+    );
+    // The first is still as it was when picked again.
+    app.click("#destination-list li:nth-child(1) button").await;
+    assert_eq!(app.value("#settings-form [name=\"mount\"]").await, "/first.mp3");
+    save_settings(&app).await;
+
+    app.click("#audio-only").await;
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    let row = |i: usize| format!("#destination-rows li[data-index=\"{i}\"]");
+    let state_of = |i: usize| {
+        let css = row(i);
+        let app = &app;
+        async move {
+            app.el(&css)
+                .await
+                .attr("data-state")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    app.wait_for(
+        || async { state_of(0).await == "live" && state_of(1).await == "live" },
+        "both destinations live",
+    )
+    .await;
+    assert!(
+        app.text("#status").await.ends_with("· 2 of 2"),
+        "{}",
+        app.text("#status").await
+    );
+    assert!(app.text(&row(1)).await.contains("Backup"));
+    assert!(wait_mount(ice, "/first.mp3", true).await && wait_mount(ice, "/second.ogg", true).await);
+    screen.screenshot(&artifacts().join("two-destinations.png"));
+
+    // Backup stops alone; the first stays live.
+    app.click(&format!("{} .stop-destination", row(1))).await;
+    app.wait_for(|| async { state_of(1).await == "stopped" }, "Backup stopped")
+        .await;
+    assert!(
+        wait_mount(ice, "/second.ogg", false).await,
+        "Backup's mount is gone"
+    );
+    assert!(mount_listed(ice, "/first.mp3").await, "the first mount stays");
+    assert_eq!(state_of(0).await, "live");
+    let status = app.text("#status").await;
+    assert!(
+        status.starts_with("LIVE") && status.ends_with("· 1 of 2"),
+        "{status}"
+    );
+
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    // Each destination's password is kept apart (here in private files: no keyring in this test),
+    // none in the settings file.
+    let data = home.data_dir();
+    let saved = std::fs::read_to_string(data.join("settings.json")).unwrap();
+    assert!(!saved.contains(password), "the settings file holds a password");
+    let files: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("password"))
+        .collect();
+    assert_eq!(files.len(), 2, "one password per destination: {files:?}");
+    app.quit().await;
+}

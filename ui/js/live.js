@@ -6,6 +6,7 @@ import { capturePath } from './capture-path.js';
 import { showNotice, clearNotice, noticeAction } from './notice.js';
 import { trustButton } from './certificates.js';
 import { broadcastShape } from './settings.js';
+import { DestinationRows } from './destinations.js';
 
 function clock(secs) {
   const p = (n) => String(n).padStart(2, '0');
@@ -69,11 +70,16 @@ export class LivePanel {
         if (!this.button.disabled) this.button.click();
       }
     });
+    this.rows = new DestinationRows({ statusText, bytes });
     this.show({ state: 'idle' });
   }
 
   show(s) {
-    this.statusEl.textContent = statusText(s);
+    // With several destinations the header says how many are on air: "LIVE 00:12:34 · 2 of 3".
+    const several = (s.destinations || []).length > 1;
+    const onAir = several ? s.destinations.filter((d) => d.state === 'live').length : 0;
+    this.statusEl.textContent = statusText(s) + (several ? ` · ${onAir} of ${s.destinations.length}` : '');
+    this.rows.show(s);
     this.statusEl.dataset.state = s.state;
     const active = ['connecting', 'live', 'reconnecting', 'stopping'].includes(s.state);
     document.getElementById('stat-bytes').textContent = active ? bytes(s.bytes_sent) : '—';
@@ -100,6 +106,8 @@ export class LivePanel {
       this.ended();
       if (s.certificate) this.offerTrust(s);
     }
+    // Every destination was stopped from its row: the broadcast is over.
+    if (s.state === 'stopped' && this.live && !this.stopping) this.ended();
   }
 
   /** The server's own certificate stopped the broadcast: the person may trust it and go again. */
@@ -121,6 +129,7 @@ export class LivePanel {
 
   async goLive() {
     clearNotice();
+    this.rows.clear();
     this.recordingProblem = null;
     const view = this.app.settings();
     const { format, encoding } = broadcastShape(view);
@@ -211,6 +220,7 @@ export class LivePanel {
 
   async stop() {
     if (!this.live) return;
+    this.stopping = true;
     this.button.disabled = true;
     this.show({ state: 'stopping', bytes_sent: 0, bitrate_kbps: 0 });
     try {
@@ -223,6 +233,7 @@ export class LivePanel {
     } catch (e) {
       this.show({ state: 'failed', reason: errorText(e) });
     } finally {
+      this.stopping = false;
       this.setLive(false);
       this.button.disabled = false;
       this.app.onEnded();

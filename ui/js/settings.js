@@ -32,6 +32,14 @@ export function broadcastShape(view) {
   };
 }
 
+/** How a destination is called: its name, or its server and mount (as the engine says it). */
+function label(d) {
+  if (d.name.trim()) return d.name.trim();
+  if (!d.server.host.trim()) return 'The new destination';
+  const mount = d.server.mount_per_user ? d.server.mount + d.server.username : d.server.mount;
+  return d.server.host.trim() + mount;
+}
+
 function read(el) {
   if (el.type === 'checkbox') return el.checked;
   if (NUMBERS.has(el.name)) {
@@ -64,6 +72,16 @@ export class SettingsDialog {
     document.getElementById('test-connection').addEventListener('click', () => this.test());
     document.getElementById('try-local-settings').addEventListener('click', () => this.onTryLocal());
     document.getElementById('choose-folder').addEventListener('click', () => this.chooseFolder());
+    document.getElementById('add-destination').addEventListener('click', () => this.addDestination());
+    document.getElementById('remove-destination').addEventListener('click', () => this.removeDestination());
+    this.field('destination_name').addEventListener('input', () => {
+      this.keepDestination();
+      this.showDestinations();
+    });
+    this.field('destination_enabled').addEventListener('change', () => {
+      this.keepDestination();
+      this.showDestinations();
+    });
     document.getElementById('open-log-folder').addEventListener('click', () =>
       call('open_log_folder').catch((e) => this.fail(e)));
     this.trusted = new TrustedList({
@@ -87,21 +105,23 @@ export class SettingsDialog {
     const select = this.field('format');
     select.replaceChildren(...view.formats.map((f) => new Option(f.label, f.id)));
     const s = view.settings;
-    // The form edits the first destination; the others are kept as they are.
-    const first = s.destinations[0];
-    for (const k of SERVER) write(this.field(k), first.server[k]);
-    for (const k of DESTINATION) write(this.field(k), first[k]);
+    // The form edits one destination at a time; the list above it picks which.
+    this.dests = structuredClone(s.destinations);
+    this.passwords = this.dests.map(() => '');
+    this.savedPassword = new Map(s.destinations.map((d, i) => [d.id, !!view.has_password[i]]));
+    this.problems = [];
+    this.current = 0;
+    this.loadDestination();
     for (const k of STREAM) write(this.field(k), s.stream[k]);
     for (const k of VIDEO) write(this.field(k), s.encoding[k]);
     for (const k of RECORDING) write(this.field(k), s.recording[k]);
     this.field('capture').value = chosenOverride();
     document.getElementById('capture-hint').textContent = describe();
-    const pw = this.field('password');
-    pw.value = '';
-    pw.placeholder = view.has_password ? 'Saved (leave empty to keep it)' : '';
     document.getElementById('password-kept').textContent = view.password_kept;
     const live = this.isLive();
-    for (const k of [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture']) this.field(k).disabled = live;
+    const locked = [...SERVER, ...ENCODING, ...RECORDING, 'password', 'capture', 'destination_name', 'destination_enabled'];
+    for (const k of locked) this.field(k).disabled = live;
+    for (const id of ['add-destination', 'remove-destination']) document.getElementById(id).disabled = live;
     document.getElementById('choose-folder').disabled = live;
     this.showProblems([]);
     this.trusted.show(s.trusted_certificates || []);
@@ -117,23 +137,97 @@ export class SettingsDialog {
     if (this.dialog.open) this.dialog.close();
   }
 
+  /** The form's fields into the destination they show. */
+  keepDestination() {
+    const d = this.dests[this.current];
+    for (const k of SERVER) d.server[k] = read(this.field(k));
+    for (const k of DESTINATION) d[k] = read(this.field(k));
+    d.name = this.field('destination_name').value;
+    d.enabled = this.field('destination_enabled').checked;
+    this.passwords[this.current] = this.field('password').value;
+  }
+
+  /** The current destination into the form's fields. */
+  loadDestination() {
+    const d = this.dests[this.current];
+    for (const k of SERVER) write(this.field(k), d.server[k]);
+    for (const k of DESTINATION) write(this.field(k), d[k]);
+    this.field('destination_name').value = d.name;
+    this.field('destination_enabled').checked = d.enabled;
+    const pw = this.field('password');
+    pw.value = this.passwords[this.current];
+    pw.placeholder = this.savedPassword.get(d.id) ? 'Saved (leave empty to keep it)' : '';
+    document.getElementById('remove-destination').hidden = this.dests.length < 2;
+    this.showDestinations();
+    this.showProblems(this.problems);
+  }
+
+  /** The list of destinations: which one the form shows, which are off, which have problems. */
+  showDestinations() {
+    const list = document.getElementById('destination-list');
+    list.replaceChildren(...this.dests.map((d, i) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.index = i;
+      b.textContent = label(d) + (d.enabled ? '' : ' (off)');
+      b.setAttribute('aria-pressed', String(i === this.current));
+      b.classList.toggle('off', !d.enabled);
+      b.classList.toggle('bad', this.problems.some((p) => p.destination === i));
+      b.addEventListener('click', () => this.select(i));
+      li.append(b);
+      return li;
+    }));
+  }
+
+  select(i) {
+    this.keepDestination();
+    this.current = i;
+    this.loadDestination();
+  }
+
+  /** A new destination, starting from the one shown (same server port and username, say). */
+  addDestination() {
+    this.keepDestination();
+    const d = structuredClone(this.dests[this.current]);
+    d.id = crypto.randomUUID().slice(0, 8);
+    d.name = '';
+    d.enabled = true;
+    d.server.host = '';
+    d.server.mount = '/live';
+    this.dests.push(d);
+    this.passwords.push('');
+    this.select(this.dests.length - 1);
+    this.field('destination_name').focus();
+  }
+
+  removeDestination() {
+    if (this.dests.length < 2) return;
+    this.dests.splice(this.current, 1);
+    this.passwords.splice(this.current, 1);
+    this.problems = [];
+    this.current = Math.max(0, this.current - 1);
+    this.loadDestination();
+  }
+
   collect() {
+    this.keepDestination();
     const s = structuredClone(this.view.settings);
-    const first = s.destinations[0];
-    for (const k of SERVER) first.server[k] = read(this.field(k));
-    for (const k of DESTINATION) first[k] = read(this.field(k));
+    s.destinations = structuredClone(this.dests);
     for (const k of STREAM) s.stream[k] = read(this.field(k));
     for (const k of VIDEO) s.encoding[k] = read(this.field(k));
     for (const k of RECORDING) s.recording[k] = read(this.field(k));
-    const password = this.field('password').value;
-    return { settings: s, password: password === '' ? null : password };
+    return { settings: s, passwords: this.passwords.map((p) => (p === '' ? null : p)) };
   }
 
   showProblems(problems) {
+    this.problems = problems;
+    if (this.dests) this.showDestinations();
     for (const el of this.form.querySelectorAll('.problem')) el.textContent = '';
     for (const el of this.form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-    // The form shows the first destination; the others' problems are in the message below.
-    for (const p of problems.filter((p) => !p.destination)) {
+    // The form shows one destination; the others' problems are in the message below, and their
+    // names in the list are marked.
+    for (const p of problems.filter((p) => p.destination == null || p.destination === this.current)) {
       const slot = this.form.querySelector(`.problem[data-for="${p.field}"]`);
       if (slot) slot.textContent = p.message;
       const input = this.field(p.field);
@@ -153,7 +247,6 @@ export class SettingsDialog {
     try {
       const view = await call('save_settings', this.collect());
       if (!this.isLive()) setOverride(this.field('capture').value);
-      this.field('password').value = '';
       this.close();
       this.onSaved(view);
     } catch (e) {

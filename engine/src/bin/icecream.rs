@@ -127,8 +127,8 @@ struct ServerArgs {
     /// Give it once per destination, in the settings file's order, for several destinations.
     #[arg(long, value_name = "FILE")]
     password_file: Vec<PathBuf>,
-    /// Use the password the Icecream app saved (in this computer's keyring, or the app's private
-    /// file where no keyring runs), for the first destination.
+    /// Use the passwords the Icecream app saved (in this computer's keyring, or the app's private
+    /// files where no keyring runs), each destination's own.
     #[arg(long)]
     saved_password: bool,
     /// Mount format: webm-video, webm-audio, ogg-opus, ogg-vorbis, ogg-flac, mp3 or aac.
@@ -211,7 +211,7 @@ impl ServerArgs {
             for (i, d) in s.destinations.iter_mut().enumerate() {
                 if d.enabled {
                     let label = several.then(|| d.label());
-                    d.server.password = self.password(i, label.as_deref())?;
+                    d.server.password = self.password(i, &d.id, label.as_deref())?;
                 }
             }
         }
@@ -219,10 +219,10 @@ impl ServerArgs {
     }
 
     /// The password of destination `index` (0-based); `label` names it when there are several.
-    fn password(&self, index: usize, label: Option<&str>) -> Result<Secret, String> {
-        if self.saved_password && index == 0 {
-            let data = dirs::data_dir().unwrap_or_default();
-            return SavedPassword::new(SavedPassword::app_file(&data))
+    fn password(&self, index: usize, id: &str, label: Option<&str>) -> Result<Secret, String> {
+        if self.saved_password {
+            let dir = SavedPassword::app_dir(&dirs::data_dir().unwrap_or_default());
+            return SavedPassword::for_destination(&dir, id)
                 .require()
                 .map_err(|e| e.to_string());
         }
