@@ -317,12 +317,10 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     let Some(settings) = state.live.on_air().await else {
         return Err(String::from("Go live first: the title is shown to listeners of a live stream.").into());
     };
-    let shown = icecast::set_now_playing(&Target::from_settings(&settings), settings.first().format, &title)
-        .await
-        .map_err(|e| e.to_string())?;
+    let titled = icecream_engine::titles::set_everywhere(&settings, &title).await?;
     Ok(NowPlayingView {
-        advice: shown.advice(),
-        title: shown.title,
+        advice: titled.advice(),
+        title: titled.title,
     })
 }
 

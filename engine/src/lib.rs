@@ -20,6 +20,7 @@ pub mod session;
 pub mod settings;
 pub mod share;
 pub mod status;
+pub mod titles;
 pub mod tls;
 
 pub use ffmpeg::{Ffmpeg, FfmpegError};

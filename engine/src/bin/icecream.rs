@@ -349,35 +349,12 @@ async fn metadata(server: ServerArgs, title: String) -> Result<(), String> {
     if title.chars().any(char::is_control) {
         return Err("The title may not contain line breaks or control characters.".into());
     }
-    let several = s.enabled().count() > 1;
-    let mut failed = Vec::new();
-    for (_, d) in s.enabled() {
-        let whose = if several {
-            format!("{}: ", d.label())
-        } else {
-            String::new()
-        };
-        if several && !d.format.supports_now_playing() {
-            eprintln!(
-                "icecream: {whose}{} mounts cannot show titles; skipped.",
-                d.format.label()
-            );
-            continue;
-        }
-        match icecast::set_now_playing(&Target::new(&s, d), d.format, &title).await {
-            Ok(shown) => {
-                println!("{whose}Now playing: {title}");
-                if let Some(advice) = shown.advice() {
-                    eprintln!("icecream: note: {whose}{advice}");
-                }
-            }
-            Err(e) => failed.push(format!("{whose}{e}")),
-        }
+    let titled = icecream_engine::titles::set_everywhere(&s, &title).await?;
+    println!("Now playing: {title}");
+    if let Some(advice) = titled.advice() {
+        eprintln!("icecream: note: {advice}");
     }
-    match failed.is_empty() {
-        true => Ok(()),
-        false => Err(failed.join("\n")),
-    }
+    Ok(())
 }
 
 fn show_settings(server: ServerArgs, save: Option<PathBuf>) -> Result<(), String> {
@@ -529,6 +506,15 @@ async fn stream_from(
     } else if let Some(path) = &last.recording {
         eprintln!("The recording is in {path}.");
     }
+    // A broadcast that went out but not everywhere still ends in failure, naming where: a script
+    // running it must learn that a destination was missed.
+    let missed: Vec<String> = (last.destinations.iter())
+        .filter(|_| last.destinations.len() > 1)
+        .filter_map(|d| match &d.status.state {
+            State::Failed { reason } => Some(format!("{}: {reason}", d.name)),
+            _ => None,
+        })
+        .collect();
     match (result, input_error) {
         (Err(e), _) => Err(match &last.certificate {
             Some(offer) => format!("{e}\n{}", trust_hint(offer)),
@@ -538,6 +524,13 @@ async fn stream_from(
         (Ok(_), Some(e)) => Err(e.to_string()),
     }
     .map(|summary| eprintln!("Stopped. {}", summary.delivery()))
+    .and_then(|()| match missed.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "not every destination got the broadcast.\n{}",
+            missed.join("\n")
+        )),
+    })
 }
 
 enum Source {

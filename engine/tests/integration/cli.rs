@@ -350,3 +350,51 @@ async fn try_loops_its_recording_until_ctrl_c() {
     assert_eq!(errors, "", "the looped stream decodes cleanly");
     assert!(secs > 28.0, "the listener heard {secs} s across the loop");
 }
+
+#[tokio::test]
+async fn a_settings_file_with_two_destinations_streams_to_both() {
+    let ice = Icecast::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = ice.settings("/cli-one.webm", MountFormat::WebmAudio);
+    settings.first_mut().name = "Station".into();
+    let mut backup = ice.server.destination("/cli-two.ogg", MountFormat::OggVorbis);
+    backup.name = "Backup".into();
+    settings.destinations.push(backup);
+    let file = dir.path().join("two.json");
+    settings.save(&file).unwrap();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(!saved.contains(&ice.source_password), "no password in the file");
+    let run = |second: &str| {
+        cli()
+            .args(["stream", "--settings"])
+            .arg(&file)
+            .args(["--fast", "--input"])
+            .arg(corpus("webm-opus-audio-250ms"))
+            .env("ICECREAM_PASSWORD", &ice.source_password)
+            .env("ICECREAM_PASSWORD_2", second)
+            .output()
+            .unwrap()
+    };
+    let out = run(&ice.source_password);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for line in ["  Station: LIVE", "  Backup: LIVE", "2 of 2 destinations live"] {
+        assert!(
+            t.contains(line),
+            "the status names each destination ({line:?}): {t}"
+        );
+    }
+    assert!(ice.source_attempts("/cli-two.ogg") >= 1);
+
+    // A wrong password for the second: the first still goes out, and the run says what was missed.
+    let out = run("not-the-password");
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("  Station: LIVE"), "{t}");
+    assert!(
+        t.contains("not every destination got the broadcast.\nBackup: "),
+        "{t}"
+    );
+    assert!(!t.contains(&ice.source_password));
+    assert_plain(t.lines().last().unwrap());
+}

@@ -274,3 +274,35 @@ async fn one_destination_stops_while_the_other_goes_on() {
     assert_eq!(decode_errors(&kept), "");
     assert_eq!(audio_gaps(&kept), vec![]);
 }
+
+#[tokio::test]
+async fn a_title_goes_to_every_destination_that_can_show_one() {
+    let ice = Icecast::start_with(IcecastOptions {
+        utf8_by_default: true,
+        ..Default::default()
+    })
+    .await;
+    let settings = broadcast(vec![
+        named("Radio", ice.server.destination("/titled.mp3", MountFormat::Mp3)),
+        named(
+            "Web page",
+            ice.server.destination("/untitled.webm", MountFormat::WebmVideo),
+        ),
+    ]);
+    let session = Session::start(settings.clone(), options()).unwrap();
+    let feeding = feed_on_time(&session, camera_for(20_000));
+    wait_destination(&session, 0, "live", |s| *s == State::Live).await;
+    wait_destination(&session, 1, "live", |s| *s == State::Live).await;
+    let titled = icecream_engine::titles::set_everywhere(&settings, "Artist – Song")
+        .await
+        .expect("one destination shows it");
+    assert_eq!(titled.shown, 1);
+    assert_eq!(
+        titled.advice().as_deref(),
+        Some("Web page: WebM video mounts cannot show titles; listeners there see none.")
+    );
+    let listed = ice.mount("/titled.mp3").await.unwrap();
+    assert_eq!(listed.title.as_deref(), Some("Artist – Song"));
+    session.stop().await.unwrap();
+    feeding.abort();
+}
