@@ -271,6 +271,87 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
     rows.join("\n")
 }
 
+/// The same recording to three destinations of one broadcast (two WebM audio mounts and an Ogg
+/// Opus one): each destination's latency, to read beside the single-destination rows above.
+async fn many(looped: Looped, secs: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
+        .await
+        .unwrap();
+    let ep = server.endpoint();
+    let mounts = [
+        ("/many-1.webm", MountFormat::WebmAudio, Keys::Webm),
+        ("/many-2.webm", MountFormat::WebmAudio, Keys::Webm),
+        ("/many-3.opus", MountFormat::OggOpus, Keys::Ogg),
+    ];
+    let settings = icecream_engine::Settings {
+        destinations: mounts.iter().map(|(m, f, _)| server.destination(m, *f)).collect(),
+        ..Default::default()
+    };
+    let session = Session::start(settings, SessionOptions::new(Ffmpeg::locate().unwrap())).unwrap();
+    let sender = session.sender();
+    // Hand-over times by WebM key and by Ogg key: the same chunks give both.
+    let (sent_webm, sent_ogg): (Times, Times) = Default::default();
+    let (sw, so) = (sent_webm.clone(), sent_ogg.clone());
+    let pace = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let (mut scan_webm, mut scan_ogg) = (BlockScanner::default(), BlockScanner::default());
+        for (due, chunk) in looped.timeslices(TIMESLICE_MS, (secs + 5) * 1000) {
+            tokio::time::sleep_until(start + Duration::from_millis(due)).await;
+            let now = Instant::now();
+            sender.send(chunk.clone()).await.unwrap();
+            for (scan, keys, sent) in [(&mut scan_webm, Keys::Webm, &sw), (&mut scan_ogg, Keys::Ogg, &so)] {
+                let mut s = sent.lock().unwrap();
+                for block in sent_keys(scan, keys, &chunk) {
+                    s.entry(block).or_default().push(now);
+                }
+            }
+        }
+    });
+    let mut status = session.status();
+    status
+        .wait_for(|s| {
+            s.destinations.len() == 3
+                && s.destinations
+                    .iter()
+                    .all(|d| d.status.state == icecream_engine::State::Live)
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let arrived: Vec<Times> = mounts.iter().map(|_| Times::default()).collect();
+    let listeners: Vec<_> = (mounts.iter().zip(&arrived))
+        .map(|((m, _, keys), a)| tokio::spawn(listen(ep.clone(), m.to_string(), *keys, a.clone())))
+        .collect();
+    let measured_from = Instant::now() + Duration::from_secs(2);
+    pace.await.unwrap();
+    session.stop().await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(listeners)).await;
+    let mut rows = Vec::new();
+    for (i, ((mount, format, keys), a)) in mounts.iter().zip(&arrived).enumerate() {
+        let sent = match keys {
+            Keys::Webm => sent_webm.lock().unwrap(),
+            Keys::Ogg => sent_ogg.lock().unwrap(),
+        };
+        let v = latencies(&sent, &a.lock().unwrap(), 1, measured_from);
+        let cells = match v.is_empty() {
+            true => "0 | – | –".to_string(),
+            false => format!(
+                "{} | {:.0} | {:.0}",
+                v.len(),
+                percentile(&v, 0.5),
+                percentile(&v, 0.95)
+            ),
+        };
+        rows.push(format!(
+            "| {} ({} of 3 destinations, {mount}) | audio packets | {cells} | | | |",
+            format.id(),
+            i + 1
+        ));
+    }
+    rows.join("\n")
+}
+
 #[tokio::main]
 async fn main() {
     let secs: u64 = std::env::var("ICECREAM_LATENCY_SECS")
@@ -299,7 +380,8 @@ async fn main() {
         )
         .await,
     );
-    table.push(case(MountFormat::OggOpus, sound, &[(1, "audio packets")], secs).await);
+    table.push(case(MountFormat::OggOpus, sound.clone(), &[(1, "audio packets")], secs).await);
+    table.push(many(sound, secs).await);
     let tracks = [(1, "video frames"), (2, "audio packets")];
     table.push(case(MountFormat::WebmVideo, video, &tracks, secs).await);
     report::write("latency", false, &(table.join("\n") + "\n"));
