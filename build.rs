@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "chunk_socket",
     "stop",
     "stop_destination",
+    "start_destination",
     "set_now_playing",
     "open_log_folder",
     "show_recording",

@@ -2,7 +2,8 @@
 //! recorder's pace to one, two and three destinations on a private Icecast, and /proc says the CPU
 //! of the engine and of its ffmpegs per second of media, and their peak RSS. A second destination
 //! of the same format adds a sender and nothing else (target: under 0.1 % of a core and 1 MiB); one
-//! of a new transcoded format adds its ffmpeg. Run by hand (it writes its table into
+//! of a new transcoded format adds its ffmpeg. Each case runs four times: CPU averaged, RSS
+//! the highest peak. Run by hand (it writes its table into
 //! bench/RESULTS.md, with the date, the machine and the versions):
 //!
 //!     cargo bench -p icecream-engine --bench destinations
@@ -22,6 +23,9 @@ use icecream_engine::{LocalIcecast, LocalOptions, Settings};
 
 /// The corpus recording is 20 s long.
 const MEDIA_SECONDS: f64 = 20.0;
+/// Each case is run this often and its CPU averaged: one run's CPU time is counted in 10 ms
+/// ticks, 0.05 % of a core over 20 s, as coarse as the 0.1 % target.
+const RUNS: usize = 4;
 
 /// CPU seconds and peak RSS (KiB) of the engine and of all its ffmpegs together.
 #[derive(Default, Debug)]
@@ -36,6 +40,18 @@ struct Cost {
 impl Cost {
     fn cpu(&self) -> f64 {
         100.0 * (self.engine_cpu + self.ffmpeg_cpu) / MEDIA_SECONDS
+    }
+
+    /// The CPU of `runs` averaged, and their highest peak RSS.
+    fn of(runs: &[Cost]) -> Cost {
+        let n = runs.len() as f64;
+        Cost {
+            engine_cpu: runs.iter().map(|c| c.engine_cpu).sum::<f64>() / n,
+            engine_rss: runs.iter().map(|c| c.engine_rss).max().unwrap_or(0),
+            ffmpeg_cpu: runs.iter().map(|c| c.ffmpeg_cpu).sum::<f64>() / n,
+            ffmpeg_rss: runs.iter().map(|c| c.ffmpeg_rss).max().unwrap_or(0),
+            ffmpegs: runs.iter().map(|c| c.ffmpegs).max().unwrap_or(0),
+        }
     }
 }
 
@@ -118,7 +134,10 @@ async fn main() {
     );
     let mut before: Option<Cost> = None;
     for (n, (label, formats)) in cases.iter().enumerate() {
-        let cost = run(&server, &corpus, formats, n);
+        let runs: Vec<Cost> = (0..RUNS)
+            .map(|r| run(&server, &corpus, formats, n * RUNS + r))
+            .collect();
+        let cost = Cost::of(&runs);
         // Each case adds one destination to the one before it, except where a new group starts.
         let prev = before.as_ref().filter(|_| formats.len() > 1);
         let added = prev.map_or("–".to_string(), |p| {

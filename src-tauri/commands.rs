@@ -306,6 +306,12 @@ pub async fn stop_destination(state: State<'_, AppState>, index: usize) -> Answe
     Ok(state.live.stop_destination(index).await?)
 }
 
+/// A destination's Start, in its row, after it stopped or failed: the others stay live.
+#[tauri::command]
+pub async fn start_destination(state: State<'_, AppState>, index: usize) -> Answer<()> {
+    Ok(state.live.start_destination(index).await?)
+}
+
 #[derive(Serialize)]
 pub struct NowPlayingView {
     title: String,

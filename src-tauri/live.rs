@@ -122,6 +122,16 @@ impl Live {
         }
     }
 
+    /// Starts a stopped or failed destination again while the broadcast goes on to the others.
+    pub async fn start_destination(&self, index: usize) -> Result<(), String> {
+        let running = self.running.lock().await;
+        let Some(r) = running.as_ref() else {
+            return Err("Not live: press Go live first.".into());
+        };
+        let started = r.session.start_destination(index).await;
+        started.map_err(|e| e.to_string())
+    }
+
     /// The last broadcast's recording, once it has stopped.
     pub async fn last_recording(&self) -> Option<PathBuf> {
         self.recorded.lock().await.clone()

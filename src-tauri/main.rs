@@ -117,6 +117,7 @@ fn main() {
             commands::chunk_socket,
             commands::stop,
             commands::stop_destination,
+            commands::start_destination,
             commands::set_now_playing,
             commands::open_log_folder,
             commands::show_recording,

@@ -361,18 +361,44 @@ impl SourceConnection {
 
     /// Reads whatever the server has sent so far, without waiting for more.
     async fn read_answers(&mut self) -> Result<(), IcecastError> {
+        self.hear_until(None).await
+    }
+
+    /// Gives the server `wait` to refuse what its `100 Continue` seemed to accept.
+    async fn settle(&mut self, wait: Duration) -> Result<(), IcecastError> {
+        self.hear_until(Some(tokio::time::Instant::now() + wait)).await
+    }
+
+    /// Reads the server's answers until `deadline`, or, with none, those that have arrived. A
+    /// close during the login (a deadline) is Liquidsoap's harbor refusing a mount another source
+    /// holds (its `200 OK` and a close); later it is a lost connection.
+    async fn hear_until(&mut self, deadline: Option<tokio::time::Instant>) -> Result<(), IcecastError> {
         let mut buf = [0u8; 2048];
         loop {
-            let ready = std::future::poll_fn(|cx| {
-                let mut rb = tokio::io::ReadBuf::new(&mut buf);
-                match std::pin::Pin::new(&mut self.conn).poll_read(cx, &mut rb) {
-                    std::task::Poll::Pending => std::task::Poll::Ready(None),
-                    std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+            let read = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, self.conn.read(&mut buf))
+                    .await
+                    .ok(),
+                None => {
+                    std::future::poll_fn(|cx| {
+                        let mut rb = tokio::io::ReadBuf::new(&mut buf);
+                        match std::pin::Pin::new(&mut self.conn).poll_read(cx, &mut rb) {
+                            std::task::Poll::Pending => std::task::Poll::Ready(None),
+                            std::task::Poll::Ready(r) => {
+                                std::task::Poll::Ready(Some(r.map(|()| rb.filled().len())))
+                            }
+                        }
+                    })
+                    .await
                 }
-            })
-            .await;
-            match ready {
+            };
+            match read {
                 None => return Ok(()),
+                Some(Ok(0)) if deadline.is_some() => {
+                    return Err(IcecastError::MountInUse {
+                        mount: self.refusal.mount.clone(),
+                    })
+                }
                 Some(Ok(0)) => {
                     return Err(IcecastError::ConnectionLost {
                         reason: "the server closed the connection".into(),
@@ -380,30 +406,6 @@ impl SourceConnection {
                 }
                 Some(Ok(n)) => self.hear(&buf[..n])?,
                 Some(Err(e)) => {
-                    return Err(IcecastError::ConnectionLost {
-                        reason: crate::plain_io_reason(&e),
-                    })
-                }
-            }
-        }
-    }
-
-    /// Gives the server `wait` to refuse what its `100 Continue` seemed to accept.
-    async fn settle(&mut self, wait: Duration) -> Result<(), IcecastError> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut buf = [0u8; 2048];
-        loop {
-            match tokio::time::timeout_at(deadline, self.conn.read(&mut buf)).await {
-                Err(_) => return Ok(()),
-                // Liquidsoap's harbor answers a source for a mount another one holds with `200 OK`
-                // and a close.
-                Ok(Ok(0)) => {
-                    return Err(IcecastError::MountInUse {
-                        mount: self.refusal.mount.clone(),
-                    })
-                }
-                Ok(Ok(n)) => self.hear(&buf[..n])?,
-                Ok(Err(e)) => {
                     return Err(IcecastError::ConnectionLost {
                         reason: crate::plain_io_reason(&e),
                     })
@@ -675,16 +677,16 @@ pub async fn set_now_playing(
     format: MountFormat,
     title: &str,
 ) -> Result<NowPlaying, IcecastError> {
-    let before = current_title(target).await;
+    let (before, _) = current_title(target).await;
     if matches!(format, MountFormat::OggVorbis) {
         codec_read(target).await;
     }
     update_metadata(target, format, title).await?;
     let start = tokio::time::Instant::now();
     let mut resent = start;
-    let mut shown = None;
+    let (mut shown, mut server) = (None, None);
     while start.elapsed() < Duration::from_secs(5) {
-        shown = current_title(target).await;
+        (shown, server) = current_title(target).await;
         // A changed title that differs from ours is the server's rendering of it (Latin-1 mounts).
         if shown.as_deref() == Some(title) || (shown.is_some() && shown != before) {
             break;
@@ -708,10 +710,7 @@ pub async fn set_now_playing(
         Some(s) => Ok(NowPlaying {
             title: title.to_string(),
             shown_as: (s != title).then_some(s),
-            server: match fetch_status(&target.endpoint).await {
-                Ok(doc) => doc["icestats"]["server_id"].as_str().map(str::to_string),
-                Err(_) => None,
-            },
+            server,
         }),
     }
 }
@@ -732,11 +731,15 @@ async fn codec_read(target: &Target) {
     }
 }
 
-async fn current_title(target: &Target) -> Option<String> {
-    let doc = fetch_status(&target.endpoint).await.ok()?;
-    mount_status(&doc, &target.mount)
+/// The mount's title on the server's status page, and the server's name from the same page.
+async fn current_title(target: &Target) -> (Option<String>, Option<String>) {
+    let Ok(doc) = fetch_status(&target.endpoint).await else {
+        return (None, None);
+    };
+    let title = mount_status(&doc, &target.mount)
         .and_then(|m| m.title)
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty());
+    (title, doc["icestats"]["server_id"].as_str().map(str::to_string))
 }
 
 /// Sends the admin `updinfo` request for the title, without reading back.

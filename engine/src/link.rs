@@ -167,6 +167,30 @@ impl Uplink {
         }
     }
 
+    /// A destination started again while the stream is under way: its server gets the stream's
+    /// `header`, then the stream from its next point a listener can start at.
+    pub fn joining(
+        conn: SourceConnection,
+        (target, headers): (Target, StreamHeaders),
+        format: MountFormat,
+        counters: Arc<Counters>,
+        status: Arc<watch::Sender<Status>>,
+        mut header: Vec<u8>,
+    ) -> Self {
+        let webm = matches!(format, MountFormat::WebmVideo | MountFormat::WebmAudio);
+        if webm && conn.is_icecast_kh() {
+            header.extend_from_slice(&KH_VOID);
+        }
+        let mut uplink = Uplink::new(conn, (target, headers), format, counters, status);
+        uplink.video_track = format::webm_video_track(&header);
+        uplink.header = header;
+        uplink.header_done = true;
+        if let Some(Link::Up(conn)) = uplink.link.take() {
+            uplink.link = Some(Link::Resyncing(conn));
+        }
+        uplink
+    }
+
     /// A new encoder took over the stream. Its WebM or Ogg header repeats the old one and is
     /// dropped: its Clusters or pages carry on the same tracks, serial number and timeline (it
     /// keeps the input's timestamps), from its first point a listener can resume at. MP3 and AAC
@@ -339,7 +363,8 @@ impl Uplink {
                 self.counters
                     .bytes_sent
                     .fetch_add(resumed.len() as u64, Ordering::Relaxed);
-                log::info!("reconnected to {}", self.target.listen_url());
+                log::info!("on air again at {}", self.target.listen_url());
+                let _ = self.counters.live_since.set(Instant::now());
                 self.status.send_modify(|s| s.state = State::Live);
                 Ok(Link::Up(conn))
             }

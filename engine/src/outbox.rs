@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::{watch, Notify};
 
+use crate::format::{self, MountFormat};
 use crate::icecast::IcecastError;
 use crate::link::Uplink;
 
@@ -37,11 +38,6 @@ impl Default for Outbox {
 }
 
 impl Outbox {
-    /// Returns once the sender has given up on the server.
-    pub async fn given_up(&self) {
-        let _ = self.gave_up.subscribe().wait_for(|g| *g).await;
-    }
-
     pub fn push(&self, item: Item) {
         let mut q = self.queue.lock().expect("outbox lock");
         // Closed: this destination was stopped while the stream goes on to others.
@@ -82,26 +78,69 @@ impl Outbox {
 }
 
 /// One stream's output, handed to the outbox of every destination that carries it: one encode,
-/// several senders. A destination that has given up gets no more; the others go on.
+/// several senders. A destination that has given up gets no more; the others go on. A destination
+/// started again while live joins with a new outbox (`join`).
 pub(crate) struct Lanes {
-    lanes: Vec<Arc<Outbox>>,
+    format: MountFormat,
+    lanes: Mutex<Joined>,
     /// When the stream first had output (an encoder that dies before that cannot be helped by a
     /// restart).
     pub made_output: std::sync::OnceLock<Instant>,
+    /// True once no destination of the broadcast is on air: nothing can join any more, so the
+    /// stream need not be made.
+    over: watch::Receiver<bool>,
+}
+
+#[derive(Default)]
+struct Joined {
+    outboxes: Vec<Arc<Outbox>>,
+    /// The stream's header as far as it has been made: a destination that joins later gets it
+    /// before the stream's next point a listener can start at.
+    header: Vec<u8>,
+    header_done: bool,
+    closed: bool,
+}
+
+/// A stream header longer than this is not one (a broken encoder): it is not kept for joiners.
+const MAX_HEADER: usize = 1 << 20;
+
+/// How a destination joins a stream under way.
+pub(crate) enum Joining {
+    /// The stream's header is complete: send it, then the stream from its next resume point.
+    Resume(Vec<u8>),
+    /// The header was not complete yet: the new outbox holds the stream from its first byte.
+    FromStart,
 }
 
 impl Lanes {
-    pub fn new(lanes: Vec<Arc<Outbox>>) -> Self {
+    pub fn new(format: MountFormat, lanes: Vec<Arc<Outbox>>, over: watch::Receiver<bool>) -> Self {
         Lanes {
-            lanes,
+            format,
+            lanes: Mutex::new(Joined {
+                outboxes: lanes,
+                ..Default::default()
+            }),
             made_output: Default::default(),
+            over,
         }
     }
 
     pub fn push(&self, item: Item) {
         let _ = self.made_output.set(Instant::now());
-        let open: Vec<&Arc<Outbox>> = self.lanes.iter().filter(|l| !*l.gave_up.borrow()).collect();
-        if let Some((last, others)) = open.split_last() {
+        let mut joined = self.lanes.lock().expect("lanes lock");
+        if let (Item::Output(bytes, _), false) = (&item, joined.header_done) {
+            joined.header.extend_from_slice(bytes);
+            match format::header_end(self.format, &joined.header) {
+                Some(end) => {
+                    joined.header.truncate(end);
+                    joined.header_done = true;
+                }
+                None if joined.header.len() > MAX_HEADER => joined.header_done = true,
+                None => {}
+            }
+        }
+        joined.outboxes.retain(|l| !*l.gave_up.borrow());
+        if let Some((last, others)) = joined.outboxes.split_last() {
             for lane in others {
                 lane.push(item.clone());
             }
@@ -109,17 +148,37 @@ impl Lanes {
         }
     }
 
+    /// A destination starts taking this stream while it is under way. None: the stream has ended.
+    pub fn join(&self, lane: Arc<Outbox>) -> Option<Joining> {
+        let mut joined = self.lanes.lock().expect("lanes lock");
+        if joined.closed {
+            return None;
+        }
+        let how = match joined.header_done {
+            true => Joining::Resume(joined.header.clone()),
+            false => {
+                if !joined.header.is_empty() {
+                    lane.push(Item::Output(joined.header.clone(), Instant::now()));
+                }
+                Joining::FromStart
+            }
+        };
+        joined.outboxes.push(lane);
+        Some(how)
+    }
+
     pub fn close(&self) {
-        for lane in &self.lanes {
+        let mut joined = self.lanes.lock().expect("lanes lock");
+        joined.closed = true;
+        for lane in &joined.outboxes {
             lane.close();
         }
     }
 
-    /// Returns once every destination of this stream has given up on its server.
+    /// Returns once no destination of the broadcast is on air any more (each stopped or given
+    /// up): the stream has nobody to go to, now or later.
     pub async fn given_up(&self) {
-        for lane in &self.lanes {
-            lane.given_up().await;
-        }
+        let _ = self.over.clone().wait_for(|over| *over).await;
     }
 }
 
@@ -140,4 +199,53 @@ pub(crate) async fn send_all(mut uplink: Uplink, outbox: Arc<Outbox>) -> Result<
     }
     delivered?;
     uplink.end().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(item: Option<Item>) -> Vec<u8> {
+        match item {
+            Some(Item::Output(bytes, _)) => bytes,
+            _ => panic!("an output item"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_destination_gets_the_header_or_the_stream_from_its_start() {
+        let (_over_tx, over) = watch::channel(false);
+        let lanes = Lanes::new(MountFormat::OggOpus, Vec::new(), over);
+        let header_pages = [b"OggS".as_slice(), &[0, 2], &[0; 8], b"OpusHead"].concat();
+        let audio_page = [b"OggS".as_slice(), &[0, 0], &960u64.to_le_bytes(), b"audio"].concat();
+
+        // Joined while the header is under way: the header so far comes first, then the rest.
+        lanes.push(Item::Output(header_pages[..6].to_vec(), Instant::now()));
+        let early = Arc::new(Outbox::default());
+        assert!(matches!(lanes.join(early.clone()), Some(Joining::FromStart)));
+        lanes.push(Item::Output(header_pages[6..].to_vec(), Instant::now()));
+        lanes.push(Item::Output(audio_page.clone(), Instant::now()));
+        let got = [
+            output(early.next().await),
+            output(early.next().await),
+            output(early.next().await),
+        ];
+        assert_eq!(got.concat(), [header_pages.clone(), audio_page.clone()].concat());
+
+        // Joined after it: the header whole, to send before the next resume point.
+        let late = Arc::new(Outbox::default());
+        let Some(Joining::Resume(header)) = lanes.join(late.clone()) else {
+            panic!("the header is known");
+        };
+        assert_eq!(header, header_pages);
+        lanes.push(Item::Output(audio_page.clone(), Instant::now()));
+        assert_eq!(output(late.next().await), audio_page);
+
+        // A destination that gave up gets no more; once closed, nobody joins.
+        late.stop();
+        lanes.push(Item::Output(audio_page.clone(), Instant::now()));
+        assert!(late.next().await.is_none(), "stopped: nothing more");
+        lanes.close();
+        assert!(lanes.join(Arc::new(Outbox::default())).is_none());
+    }
 }

@@ -1200,7 +1200,7 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
 }
 
 #[tokio::test]
-async fn two_destinations_go_live_together_and_one_stops_alone() {
+async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     let stage = &Stage::new().await;
     let Stage {
         ice, screen, home, ..
@@ -1272,6 +1272,19 @@ async fn two_destinations_go_live_together_and_one_stops_alone() {
         status.starts_with("LIVE") && status.ends_with("· 1 of 2"),
         "{status}"
     );
+
+    screen.screenshot(&artifacts().join("one-destination-stopped.png"));
+
+    // And starts again from its row while the first goes on.
+    app.click(&format!("{} .start-destination", row(1))).await;
+    app.wait_for(|| async { state_of(1).await == "live" }, "Backup live again")
+        .await;
+    assert!(
+        wait_mount(ice, "/second.ogg", true).await,
+        "Backup's mount is back"
+    );
+    assert_eq!(state_of(0).await, "live");
+    assert!(app.text("#status").await.ends_with("· 2 of 2"));
 
     app.click("#golive").await;
     app.wait_status("Stopped").await;

@@ -1,5 +1,6 @@
-// The main window's row per destination while live: its name, its own state and stats, and a Stop
-// that ends only its stream. Shown when the broadcast goes to more than one destination.
+// The main window's row per destination while live: its name, its own state and stats, a Stop that
+// ends only its stream and a Start that sends to it again once it has stopped or failed. Shown
+// when the broadcast goes to more than one destination.
 import { call, errorText } from './ipc.js';
 import { showNotice } from './notice.js';
 
@@ -46,18 +47,25 @@ class Row {
     this.state = document.createElement('span');
     this.state.className = 'row-state';
     this.stats = document.createElement('small');
-    this.stop = document.createElement('button');
-    this.stop.type = 'button';
-    this.stop.className = 'stop-destination';
-    this.stop.textContent = 'Stop';
-    this.stop.addEventListener('click', () => {
-      this.stop.disabled = true;
-      call('stop_destination', { index }).catch((e) => {
-        this.stop.disabled = false;
+    this.stop = this.button('stop-destination', 'Stop', 'stop_destination', index);
+    this.start = this.button('start-destination', 'Start', 'start_destination', index);
+    this.li.append(this.name, this.stop, this.start, this.state, this.stats);
+  }
+
+  /** A button that calls `command` for this destination; its error is shown as a notice. */
+  button(className, label, command, index) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = className;
+    b.textContent = label;
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      call(command, { index }).catch((e) => {
+        b.disabled = false;
         showNotice(errorText(e));
       });
     });
-    this.li.append(this.name, this.stop, this.state, this.stats);
+    return b;
   }
 
   update(d, overall) {
@@ -71,6 +79,11 @@ class Row {
     const onAir = ['connecting', 'live', 'reconnecting'].includes(d.state) && overall !== 'stopping';
     this.stop.hidden = !onAir;
     this.stop.title = `Stop sending to ${d.name}; the other destinations stay live`;
-    if (onAir && d.state !== 'stopping') this.stop.disabled = false;
+    if (onAir) this.stop.disabled = false;
+    // Started again only while the broadcast goes on elsewhere.
+    const ended = ['stopped', 'failed'].includes(d.state);
+    this.start.hidden = !(ended && ['live', 'reconnecting'].includes(overall));
+    this.start.title = `Send to ${d.name} again; listeners there get the broadcast from now on`;
+    if (!this.start.hidden) this.start.disabled = false;
   }
 }

@@ -30,7 +30,7 @@ use crate::icecast::{IcecastError, Target};
 use crate::link::Counters;
 use crate::media::webm_reader::{Tracks, WebmReader};
 use crate::media::{remux, MediaError, Remux};
-use crate::outbox::{Lanes, Outbox};
+use crate::outbox::Lanes;
 use crate::recording::Recording;
 use crate::settings::{Encode, Invalid, Settings};
 use crate::status::{State, Status};
@@ -50,6 +50,12 @@ pub enum SessionError {
     Ended,
     #[error("That destination is not on air in this broadcast.")]
     NotOnAir,
+    #[error("That destination is already on air.")]
+    AlreadyOnAir,
+    #[error("That destination was switched off when the broadcast started: switch it on in Settings and go live again to send to it.")]
+    SwitchedOff,
+    #[error("The broadcast is still starting: try again in a moment.")]
+    StillStarting,
 }
 
 #[derive(Clone, Debug)]
@@ -187,6 +193,8 @@ pub struct Session {
     status_tx: Arc<watch::Sender<Status>>,
     pids: watch::Receiver<Vec<u32>>,
     routes: Vec<Arc<Route>>,
+    /// Set once no destination is on air: the broadcast then ends, and none can start again.
+    over: Arc<watch::Sender<bool>>,
     task: JoinHandle<Result<Summary, SessionError>>,
     pub listen_url: String,
 }
@@ -216,12 +224,13 @@ impl Session {
             .unwrap_or_default();
         let routes: Vec<Arc<Route>> = settings
             .enabled()
-            .map(|(i, d)| Arc::new(Route::new(i, &settings, d)))
+            .map(|(i, d)| Arc::new(Route::new(i, &settings, d, opts.listener_poll)))
             .collect();
+        let over = Arc::new(watch::Sender::new(false));
         let st = status_tx.clone();
-        let running = routes.clone();
+        let (running, ending) = (routes.clone(), over.clone());
         let task = tokio::spawn(async move {
-            let result = run(running, opts, rx, st.clone(), pid_tx).await;
+            let result = run(running, opts, rx, (st.clone(), ending), pid_tx).await;
             st.send_modify(|s| {
                 s.state = match &result {
                     Ok(_) => State::Stopped,
@@ -242,6 +251,7 @@ impl Session {
             status_tx,
             pids,
             routes,
+            over,
             task,
             listen_url,
         })
@@ -283,6 +293,16 @@ impl Session {
         match self.routes.iter().find(|r| r.index == index) {
             Some(route) if route.stop() => Ok(()),
             _ => Err(SessionError::NotOnAir),
+        }
+    }
+
+    /// Starts a destination again (by its place in the settings' list) after it was stopped or
+    /// failed, while the broadcast goes on to the others: it logs in anew and its listeners get
+    /// the stream from its next point they can start at. A refusal is its error and its state.
+    pub async fn start_destination(&self, index: usize) -> Result<(), SessionError> {
+        match self.routes.iter().find(|r| r.index == index) {
+            Some(route) => route.start_again(&self.over).await,
+            None => Err(SessionError::SwitchedOff),
         }
     }
 
@@ -384,10 +404,10 @@ async fn run(
     routes: Vec<Arc<Route>>,
     opts: SessionOptions,
     mut rx: Input,
-    status: Arc<watch::Sender<Status>>,
+    (status, over): (Arc<watch::Sender<Status>>, Arc<watch::Sender<bool>>),
     pid_tx: watch::Sender<Vec<u32>>,
 ) -> Result<Summary, SessionError> {
-    let _composer = routes::compose(status.clone(), &routes);
+    let _composer = routes::compose(status.clone(), &routes, over.clone());
     // Log in while the first chunk is on its way: a wrong password shows at once, and the mounts
     // are listed before media flows.
     let (conns, input) = tokio::try_join!(routes::log_in(&routes), sniff_input(&mut rx))?;
@@ -401,28 +421,25 @@ async fn run(
         Container::Webm => read_tracks(&mut rx, &mut head).await?,
         _ => None,
     };
-    // One stream per encode (format and audio bitrate), sent to each destination that takes it.
+    // One stream per encode (format and audio bitrate), sent to each destination that takes it;
+    // also for a destination refused at first, which may be started again while live.
     let mut streams: Vec<Stream> = Vec::new();
     for (route, conn) in routes.iter().zip(conns) {
-        let Some(conn) = conn else { continue };
-        let outbox = Arc::new(Outbox::default());
-        let sender = route.send(conn, outbox.clone(), opts.listener_poll);
-        let stream = match streams.iter_mut().find(|s| s.encode == route.encode) {
-            Some(stream) => stream,
+        let stream = match streams.iter_mut().position(|s| s.encode == route.encode) {
+            Some(i) => &mut streams[i],
             None => {
+                let lanes = Lanes::new(route.encode.format, Vec::new(), over.subscribe());
                 streams.push(Stream {
                     encode: route.encode.clone(),
                     routes: Vec::new(),
-                    outboxes: Vec::new(),
-                    senders: Vec::new(),
+                    lanes: Arc::new(lanes),
                     counters: Arc::default(),
                 });
                 streams.last_mut().expect("just pushed")
             }
         };
+        route.attach(&stream.lanes, conn);
         stream.routes.push(route.clone());
-        stream.outboxes.push(outbox);
-        stream.senders.push(sender);
     }
     // One stream reads the input itself; several get a copy of each chunk.
     let mut inputs: Vec<Input> = match streams.len() {
@@ -447,7 +464,11 @@ async fn run(
             .bytes_in
             .max(stream.counters.bytes_in.load(Ordering::Relaxed));
         let stream_gaps = stream.counters.gaps.load(Ordering::Relaxed);
-        for (route, sender) in stream.routes.iter().zip(stream.senders) {
+        for route in &stream.routes {
+            // Never on air (refused at first and not started again): the others decide.
+            let Some(sender) = route.take_sender() else {
+                continue;
+            };
             let sent = sender.await.expect("the sender does not panic");
             let c = &route.counters;
             summary.bytes_sent += c.bytes_sent.load(Ordering::Relaxed);
@@ -481,8 +502,7 @@ async fn run(
 struct Stream {
     encode: Encode,
     routes: Vec<Arc<Route>>,
-    outboxes: Vec<Arc<Outbox>>,
-    senders: Vec<JoinHandle<Result<(), IcecastError>>>,
+    lanes: Arc<Lanes>,
     /// Its input and its encoder's restarts.
     counters: Arc<Counters>,
 }
@@ -502,7 +522,7 @@ impl Stream {
         pid_tx: &watch::Sender<Vec<u32>>,
     ) -> Result<(), SessionError> {
         let format = self.encode.format;
-        let lanes = Lanes::new(self.outboxes.clone());
+        let lanes = &self.lanes;
         for route in &self.routes {
             log::info!(
                 "live on {} ({}), input is {container:?}, {}",
@@ -520,7 +540,7 @@ impl Stream {
                 Remux::new(format),
                 head,
                 &mut input,
-                &lanes,
+                lanes,
                 &self.counters,
                 opts.realtime_input,
             )
@@ -535,7 +555,7 @@ impl Stream {
                     container, format, input,
                 ))),
                 counters: &self.counters,
-                outbox: &lanes,
+                outbox: lanes,
                 pid_tx,
             };
             encoder.run(head).await

@@ -1,16 +1,19 @@
 //! Each destination's own fate within one broadcast: its login, its sender (with its own reconnect
 //! and back-pressure), its state and stats. The broadcast's status is made from theirs.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{join_all, select_all};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::{report_stats, AbortOnDrop, SessionError};
 use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
 use crate::link::{Counters, Uplink};
-use crate::outbox::{self, Outbox};
+use crate::outbox::{self, Joining, Lanes, Outbox};
 use crate::settings::{Destination, Encode, Settings};
 use crate::status::{DestinationStatus, State, Status};
 
@@ -23,14 +26,19 @@ pub(super) struct Route {
     pub encode: Encode,
     pub status: Arc<watch::Sender<Status>>,
     pub counters: Arc<Counters>,
-    /// Where its stream's output waits for it, once it is connected.
-    outbox: std::sync::OnceLock<Arc<Outbox>>,
+    listener_poll: Duration,
+    /// The stream it takes, once the broadcast has made it.
+    lanes: OnceLock<Arc<Lanes>>,
+    /// Where its stream's output waits for it, while it is connected.
+    outbox: Mutex<Option<Arc<Outbox>>>,
+    /// Its sender, while it has one: the last one started.
+    sender: Mutex<Option<JoinHandle<Result<(), IcecastError>>>>,
     /// Stopped by the person while the others go on.
-    stopped: std::sync::atomic::AtomicBool,
+    stopped: AtomicBool,
 }
 
 impl Route {
-    pub fn new(index: usize, settings: &Settings, d: &Destination) -> Route {
+    pub fn new(index: usize, settings: &Settings, d: &Destination, listener_poll: Duration) -> Route {
         Route {
             index,
             name: d.label(),
@@ -39,22 +47,84 @@ impl Route {
             encode: d.encode(&settings.encoding),
             status: Arc::new(watch::channel(Status::default()).0),
             counters: Arc::default(),
+            listener_poll,
+            lanes: Default::default(),
             outbox: Default::default(),
+            sender: Default::default(),
             stopped: Default::default(),
         }
+    }
+
+    /// Connects it to its stream; `conn`, its login, if that passed.
+    pub fn attach(self: &Arc<Self>, lanes: &Arc<Lanes>, conn: Option<SourceConnection>) {
+        let _ = self.lanes.set(lanes.clone());
+        if let Some(conn) = conn {
+            let outbox = Arc::new(Outbox::default());
+            let joining = lanes.join(outbox.clone()).expect("a new stream is open");
+            self.send(conn, outbox, joining);
+        }
+    }
+
+    /// Starts it again while the broadcast goes on to the others: it logs in anew and takes the
+    /// stream from its next point a listener can start at. Only once it has stopped or failed.
+    pub async fn start_again(self: &Arc<Self>, over: &watch::Sender<bool>) -> Result<(), SessionError> {
+        let Some(lanes) = self.lanes.get() else {
+            return Err(SessionError::StillStarting);
+        };
+        // Claimed under the broadcast's own lock, so that it cannot end meanwhile for want of a
+        // destination on air.
+        let mut claimed = false;
+        over.send_if_modified(|over| {
+            if !*over && self.status.borrow().state.is_final() {
+                self.stopped.store(false, SeqCst);
+                self.status.send_modify(|s| {
+                    s.state = State::Connecting;
+                    s.certificate = None;
+                });
+                claimed = true;
+            }
+            false
+        });
+        if !claimed {
+            return Err(match *over.borrow() {
+                true => SessionError::Ended,
+                false => SessionError::AlreadyOnAir,
+            });
+        }
+        log::info!("{}: starting again while the broadcast goes on", self.name);
+        let conn = match icecast::connect_source(&self.target, &self.headers).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                let e = SessionError::from(e);
+                log::warn!("{}: {e}", self.name);
+                self.fail(&e);
+                return Err(e);
+            }
+        };
+        let outbox = Arc::new(Outbox::default());
+        let Some(joining) = lanes.join(outbox.clone()) else {
+            let _ = conn.close().await;
+            self.status.send_modify(|s| s.state = State::Stopped);
+            return Err(SessionError::Ended);
+        };
+        self.send(conn, outbox, joining);
+        Ok(())
+    }
+
+    /// Its sender, to wait for at the end of the broadcast; None if it never connected.
+    pub fn take_sender(&self) -> Option<JoinHandle<Result<(), IcecastError>>> {
+        self.sender.lock().expect("sender lock").take()
     }
 
     /// Ends this destination's stream (what it was sent is delivered first) while the broadcast
     /// goes on to the others. False if it had already ended.
     pub fn stop(&self) -> bool {
-        if self.status.borrow().state.is_final()
-            || self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
+        if self.status.borrow().state.is_final() || self.stopped.swap(true, SeqCst) {
             return false;
         }
         log::info!("{}: stopped, the broadcast goes on elsewhere", self.name);
         self.status.send_modify(|s| s.state = State::Stopping);
-        if let Some(outbox) = self.outbox.get() {
+        if let Some(outbox) = self.outbox.lock().expect("outbox lock").as_ref() {
             outbox.stop();
         }
         true
@@ -83,34 +153,32 @@ impl Route {
 
     /// Sends what reaches `outbox` to this destination until the stream ends or the server is
     /// given up on; its stats are kept meanwhile. Its state ends Stopped or Failed.
-    pub fn send(
-        self: &Arc<Self>,
-        conn: SourceConnection,
-        outbox: Arc<Outbox>,
-        listener_poll: Duration,
-    ) -> tokio::task::JoinHandle<Result<(), IcecastError>> {
+    fn send(self: &Arc<Self>, conn: SourceConnection, outbox: Arc<Outbox>, joining: Joining) {
         let route = self.clone();
-        let _ = self.outbox.set(outbox.clone());
-        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        *self.outbox.lock().expect("outbox lock") = Some(outbox.clone());
+        if self.stopped.load(SeqCst) {
             outbox.stop();
         }
-        tokio::spawn(async move {
-            let _stats = AbortOnDrop(tokio::spawn(report_stats(
+        let task = tokio::spawn(async move {
+            let stats = AbortOnDrop(tokio::spawn(report_stats(
                 route.status.clone(),
                 route.counters.clone(),
                 route.target.clone(),
-                listener_poll,
+                route.listener_poll,
             )));
-            let uplink = Uplink::new(
-                conn,
-                (route.target.clone(), route.headers.clone()),
-                route.encode.format,
-                route.counters.clone(),
-                route.status.clone(),
-            );
+            let to = (route.target.clone(), route.headers.clone());
+            let (format, counters, status) =
+                (route.encode.format, route.counters.clone(), route.status.clone());
+            let uplink = match joining {
+                Joining::FromStart => Uplink::new(conn, to, format, counters, status),
+                Joining::Resume(header) => Uplink::joining(conn, to, format, counters, status, header),
+            };
             let sent = outbox::send_all(uplink, outbox).await;
+            drop(stats);
+            // Nothing flows any more: no bitrate stays on show.
+            route.status.send_modify(|s| s.bitrate_kbps = 0.0);
             // Stopped by hand while its server was away: stopped all the same.
-            let by_hand = route.stopped.load(std::sync::atomic::Ordering::SeqCst);
+            let by_hand = route.stopped.load(SeqCst);
             match &sent {
                 Err(e) if !by_hand => route.fail(&SessionError::Icecast(e.clone())),
                 _ => route.status.send_modify(|s| s.state = State::Stopped),
@@ -119,7 +187,8 @@ impl Route {
                 return Ok(());
             }
             sent
-        })
+        });
+        *self.sender.lock().expect("sender lock") = Some(task);
     }
 }
 
@@ -152,8 +221,13 @@ pub(super) async fn log_in(routes: &[Arc<Route>]) -> Result<Vec<Option<SourceCon
     }
 }
 
-/// Keeps the broadcast's status made from its destinations' until it is dropped.
-pub(super) fn compose(status: Arc<watch::Sender<Status>>, routes: &[Arc<Route>]) -> AbortOnDrop {
+/// Keeps the broadcast's status made from its destinations' until it is dropped, and says when no
+/// destination is on air any more (`over`): the broadcast then ends.
+pub(super) fn compose(
+    status: Arc<watch::Sender<Status>>,
+    routes: &[Arc<Route>],
+    over: Arc<watch::Sender<bool>>,
+) -> AbortOnDrop {
     let routes: Vec<Arc<Route>> = routes.to_vec();
     AbortOnDrop(tokio::spawn(async move {
         let mut watching: Vec<watch::Receiver<Status>> =
@@ -161,6 +235,12 @@ pub(super) fn compose(status: Arc<watch::Sender<Status>>, routes: &[Arc<Route>])
         loop {
             let rows: Vec<DestinationStatus> = routes.iter().map(|r| r.row()).collect();
             status.send_modify(|s| sum_up(s, rows));
+            over.send_if_modified(|over| {
+                let ended = routes.iter().all(|r| r.status.borrow().state.is_final());
+                let now_over = !*over && ended;
+                *over |= ended;
+                now_over
+            });
             let changes = watching.iter_mut().map(|w| Box::pin(w.changed()));
             if select_all(changes).await.0.is_err() {
                 return;

@@ -51,10 +51,13 @@ fn camera_for(ms: u64) -> Vec<(u64, Vec<u8>)> {
     looped_chunks(keyed_video(), ms)
 }
 
+/// Three destinations on two Icecast servers, and a fourth on Liquidsoap's harbor that shares the
+/// MP3 stream with the second server's.
 #[tokio::test]
 async fn three_destinations_each_keep_their_own_fate() {
     let first = Icecast::start().await;
     let mut second = Icecast::start().await;
+    let harbor = Harbor::start("/multi.mp3").await;
     let settings = broadcast(vec![
         named(
             "Web page",
@@ -68,20 +71,21 @@ async fn three_destinations_each_keep_their_own_fate() {
             "Opus",
             first.server.destination("/multi.opus", MountFormat::OggOpus),
         ),
+        named("Harbor", harbor.destination(MountFormat::Mp3)),
     ]);
     let session = Session::start(settings, options()).unwrap();
     let feeding = feed_on_time(&session, camera_for(30_000));
-    for i in 0..3 {
+    for i in 0..4 {
         wait_destination(&session, i, "live", |s| *s == State::Live).await;
     }
-    // WebM and Ogg Opus are written by the engine; only MP3 needs an encoder.
+    // WebM and Ogg Opus are written by the engine; only MP3 needs an encoder, one for both.
     assert_eq!(session.ffmpeg_pids().len(), 1, "one ffmpeg, for MP3");
     let video = Listener::connect(&first.endpoint(), "/multi.webm").await;
     let opus = Listener::connect(&first.endpoint(), "/multi.opus").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let line = session.status().borrow().line();
     assert!(
-        line.starts_with("LIVE ") && line.contains("3 of 3 destinations live"),
+        line.starts_with("LIVE ") && line.contains("4 of 4 destinations live"),
         "{line}"
     );
 
@@ -93,8 +97,15 @@ async fn three_destinations_each_keep_their_own_fate() {
     .await;
     assert_eq!(overall, State::Live, "the broadcast stays live on the others");
     let line = session.status().borrow().line();
-    assert!(line.contains("2 of 3 destinations live"), "{line}");
+    assert!(line.contains("3 of 4 destinations live"), "{line}");
+    // The harbor shares the MP3 stream with the dead server and is not held up by it.
+    let heard = harbor.heard_secs();
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        harbor.heard_secs() > heard,
+        "the harbor goes on while the other MP3 server is away: {}",
+        harbor.log_tail(20)
+    );
     second.server.restart().await.unwrap();
     wait_destination(&session, 1, "live again", |s| *s == State::Live).await;
     let radio = Listener::connect(&second.endpoint(), "/multi.mp3").await;
@@ -124,6 +135,14 @@ async fn three_destinations_each_keep_their_own_fate() {
         }
     }
     assert_eq!(codecs(&dir.path().join("video.webm")), ["vp8", "opus"]);
+    // The harbor decoded the MP3 stream from Go live to Stop (it plays at the real pace).
+    let heard = harbor.played_out(Duration::from_secs(60)).await;
+    let live = summary.live_for.as_secs_f64();
+    assert!(
+        heard >= live - 1.5,
+        "the harbor decoded {heard:.1} s of {live:.1} s live: {}",
+        harbor.log_tail(20)
+    );
 }
 
 #[tokio::test]
@@ -159,6 +178,14 @@ async fn a_refused_destination_says_why_and_the_others_stay_live() {
         ice.mount("/refused.mp3").await.is_none(),
         "nothing reached the refused mount"
     );
+    // Started again, it is refused again, for the same reason, and the other stays live.
+    let again = session.start_destination(1).await.unwrap_err();
+    assert_eq!(&again.to_string(), reason);
+    let failed_again = State::Failed {
+        reason: reason.clone(),
+    };
+    let overall = wait_destination(&session, 1, "failed again", |s| *s == failed_again).await;
+    assert_eq!(overall, State::Live);
     tokio::time::sleep(Duration::from_secs(3)).await;
     session
         .stop()
@@ -259,6 +286,21 @@ async fn one_destination_stops_while_the_other_goes_on() {
         session.status().borrow().destinations[0].status.bytes_sent > bytes,
         "still sending"
     );
+
+    // Started again while the other is live: its listeners get the stream from there on.
+    let err = session.start_destination(0).await.unwrap_err();
+    assert_eq!(err.to_string(), "That destination is already on air.");
+    session.start_destination(1).await.expect("it starts again");
+    let overall = wait_destination(&session, 1, "live again", |s| *s == State::Live).await;
+    assert_eq!(overall, State::Live);
+    assert!(ice.wait_mount("/stops.opus", true).await, "its mount is back");
+    let again = Listener::connect(&ice.endpoint(), "/stops.opus").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    session.stop_destination(1).unwrap();
+    wait_destination(&session, 1, "stopped again", |s| *s == State::Stopped).await;
+    let restarted = save(dir.path(), "again.opus", &again.finish().await);
+    assert_eq!(decode_errors(&restarted), "", "the restarted stream decodes");
+    assert_eq!(audio_gaps(&restarted), vec![], "it has sound and no gap");
 
     // Stopping the last one on air ends the broadcast.
     session.stop_destination(0).unwrap();

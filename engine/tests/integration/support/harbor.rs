@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use icecream_engine::net::Endpoint;
+use icecream_engine::settings::Destination;
 use icecream_engine::{MountFormat, Secret, Settings};
 
 /// Bytes of one second of what the harbor writes: 44100 frames of 2 channels of 2 bytes.
@@ -72,15 +73,22 @@ impl Harbor {
     /// Settings for this harbor's mount in `format`, with the right password.
     pub fn settings(&self, format: MountFormat) -> Settings {
         let mut s = Settings::default();
-        s.first_mut().server.host = "127.0.0.1".into();
-        s.first_mut().server.port = self.port as u32;
-        s.first_mut().server.tls = false;
-        s.first_mut().server.mount = self.mount.clone();
-        s.first_mut().server.username = "source".into();
-        s.first_mut().server.password = Secret::new(self.password.clone());
-        s.first_mut().format = format;
+        *s.first_mut() = self.destination(format);
         s.stream.name = "Icecream test".into();
         s
+    }
+
+    /// This harbor's mount as one destination of a broadcast.
+    pub fn destination(&self, format: MountFormat) -> Destination {
+        let mut d = Destination::default();
+        d.server.host = "127.0.0.1".into();
+        d.server.port = self.port as u32;
+        d.server.tls = false;
+        d.server.mount = self.mount.clone();
+        d.server.username = "source".into();
+        d.server.password = Secret::new(self.password.clone());
+        d.format = format;
+        d
     }
 
     /// CLI flags that point at this harbor and its mount.
