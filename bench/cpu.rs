@@ -10,6 +10,7 @@
 //!     cargo bench -p icecream-engine --bench cpu
 
 mod floor;
+mod private;
 #[allow(dead_code)]
 mod procstat;
 mod report;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use icecream_engine::format::{self, MountFormat};
 use icecream_engine::input::ChunkEntry;
-use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions};
+use icecream_engine::{Ffmpeg, LocalIcecast};
 
 /// The corpus recordings are 20 s long.
 const MEDIA_SECONDS: f64 = 20.0;
@@ -130,11 +131,8 @@ fn run(server: &LocalIcecast, ffmpeg: &Ffmpeg, row: &Row, corpus: &Path) -> Stri
 
 #[tokio::main]
 async fn main() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
-        .await
-        .unwrap();
+    let corpus = private::corpus();
+    let (server, _dir) = private::icecast().await;
     let ffmpeg = Ffmpeg::locate().unwrap();
     let row = |label, format, corpus| Row {
         label,

@@ -8,6 +8,7 @@
 //!
 //!     cargo bench -p icecream-engine --bench destinations
 
+mod private;
 #[allow(dead_code)]
 mod procstat;
 mod report;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use icecream_engine::format::MountFormat;
 use icecream_engine::settings::Destination;
-use icecream_engine::{LocalIcecast, LocalOptions, Settings};
+use icecream_engine::{LocalIcecast, Settings};
 
 /// The corpus recording is 20 s long.
 const MEDIA_SECONDS: f64 = 20.0;
@@ -114,11 +115,8 @@ fn run(server: &LocalIcecast, corpus: &Path, formats: &[MountFormat], n: usize) 
 
 #[tokio::main]
 async fn main() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
-        .await
-        .unwrap();
+    let corpus = private::corpus();
+    let (server, _dir) = private::icecast().await;
     use MountFormat::{Mp3, OggVorbis, WebmAudio};
     let cases: [(&str, Vec<MountFormat>); 6] = [
         ("WebM audio", vec![WebmAudio]),

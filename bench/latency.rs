@@ -20,17 +20,17 @@ mod floor;
 mod keyed;
 #[path = "looped.rs"]
 mod looped;
+mod private;
 mod report;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use icecream_engine::format::MountFormat;
-use icecream_engine::{icecast, net, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
+use icecream_engine::{icecast, net, Ffmpeg, Session, SessionOptions};
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -168,10 +168,7 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
         MountFormat::OggOpus => Keys::Ogg,
         _ => Keys::Webm,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
-        .await
-        .unwrap();
+    let (server, _dir) = private::icecast().await;
     let ep = server.endpoint();
     let ffmpeg = Ffmpeg::locate().unwrap();
     let ext = format.extension();
@@ -274,10 +271,7 @@ async fn case(format: MountFormat, looped: Looped, tracks: &[(u64, &str)], secs:
 /// The same recording to three destinations of one broadcast (two WebM audio mounts and an Ogg
 /// Opus one): each destination's latency, to read beside the single-destination rows above.
 async fn many(looped: Looped, secs: u64) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalIcecast::start(dir.path(), &LocalOptions::default())
-        .await
-        .unwrap();
+    let (server, _dir) = private::icecast().await;
     let ep = server.endpoint();
     let mounts = [
         ("/many-1.webm", MountFormat::WebmAudio, Keys::Webm),
@@ -358,7 +352,7 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let corpus = private::corpus();
     let sound = Looped::load(&corpus.join("webm-opus-audio-250ms"));
     let video: Vec<u8> = icecream_engine::input::chunk_folder(&corpus.join("webm-vp8-opus-250ms"))
         .unwrap()

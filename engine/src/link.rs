@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::format::{self, MountFormat};
 use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
 use crate::net;
+use crate::outbox::Joining;
 use crate::status::{State, Status};
 
 /// Icecast keeps a source whose connection died without a goodbye (a stall, a dropped network)
@@ -143,52 +144,41 @@ pub(crate) struct Uplink {
 pub const MAX_BEHIND: Duration = Duration::from_secs(3);
 
 impl Uplink {
+    /// A sender for `conn`. From the stream's start, or, for a destination started again while
+    /// the stream is under way, from its `header` and then the stream's next point a listener can
+    /// start at.
     pub fn new(
         conn: SourceConnection,
         (target, headers): (Target, StreamHeaders),
         format: MountFormat,
-        counters: Arc<Counters>,
-        status: Arc<watch::Sender<Status>>,
+        (counters, status): (Arc<Counters>, Arc<watch::Sender<Status>>),
+        joining: Joining,
     ) -> Self {
+        let (link, mut header, header_done) = match joining {
+            Joining::FromStart => (Link::Up(conn), Vec::new(), false),
+            Joining::Resume(header) => (Link::Resyncing(conn), header, true),
+        };
+        let webm = matches!(format, MountFormat::WebmVideo | MountFormat::WebmAudio);
+        if let (true, Link::Resyncing(conn)) = (webm, &link) {
+            if conn.is_icecast_kh() {
+                header.extend_from_slice(&KH_VOID);
+            }
+        }
         Uplink {
-            link: Some(Link::Up(conn)),
+            link: Some(link),
             target,
             headers,
             format,
             counters,
             status,
             media: format::MediaStart::new(format),
-            header: Vec::new(),
-            header_done: false,
+            video_track: format::webm_video_track(&header),
+            header,
+            header_done,
             carry: Vec::new(),
             new_header: None,
-            video_track: None,
             behind: None,
         }
-    }
-
-    /// A destination started again while the stream is under way: its server gets the stream's
-    /// `header`, then the stream from its next point a listener can start at.
-    pub fn joining(
-        conn: SourceConnection,
-        (target, headers): (Target, StreamHeaders),
-        format: MountFormat,
-        counters: Arc<Counters>,
-        status: Arc<watch::Sender<Status>>,
-        mut header: Vec<u8>,
-    ) -> Self {
-        let webm = matches!(format, MountFormat::WebmVideo | MountFormat::WebmAudio);
-        if webm && conn.is_icecast_kh() {
-            header.extend_from_slice(&KH_VOID);
-        }
-        let mut uplink = Uplink::new(conn, (target, headers), format, counters, status);
-        uplink.video_track = format::webm_video_track(&header);
-        uplink.header = header;
-        uplink.header_done = true;
-        if let Some(Link::Up(conn)) = uplink.link.take() {
-            uplink.link = Some(Link::Resyncing(conn));
-        }
-        uplink
     }
 
     /// A new encoder took over the stream. Its WebM or Ogg header repeats the old one and is

@@ -1199,6 +1199,29 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
     app.quit().await;
 }
 
+fn destination_row(i: usize) -> String {
+    format!("#destination-rows li[data-index=\"{i}\"]")
+}
+
+/// A destination row's state, as the page has it (`live`, `stopped`, …).
+async fn row_state(app: &App, i: usize) -> String {
+    let row = app.el(&destination_row(i)).await;
+    row.attr("data-state").await.unwrap().unwrap_or_default()
+}
+
+/// Presses a button in destination `i`'s row (its Stop or Start) and waits until the row says
+/// `state` and the server lists its mount, or no longer does.
+async fn press_in_row(app: &App, ice: &LocalIcecast, i: usize, button: &str, state: &str, mount: &str) {
+    app.click(&format!("{} .{button}", destination_row(i))).await;
+    app.wait_for(|| async { row_state(app, i).await == state }, state)
+        .await;
+    let listed = state == "live";
+    assert!(
+        wait_mount(ice, mount, listed).await,
+        "{mount} listed: {listed} after its {button}"
+    );
+}
+
 #[tokio::test]
 async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     let stage = &Stage::new().await;
@@ -1230,19 +1253,8 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     app.click("#audio-only").await;
     app.click("#golive").await;
     app.wait_status("LIVE").await;
-    let row = |i: usize| format!("#destination-rows li[data-index=\"{i}\"]");
-    let state_of = |i: usize| {
-        let css = row(i);
-        let app = &app;
-        async move {
-            app.el(&css)
-                .await
-                .attr("data-state")
-                .await
-                .unwrap()
-                .unwrap_or_default()
-        }
-    };
+    let row = destination_row;
+    let state_of = |i: usize| row_state(&app, i);
     app.wait_for(
         || async { state_of(0).await == "live" && state_of(1).await == "live" },
         "both destinations live",
@@ -1258,13 +1270,7 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     screen.screenshot(&artifacts().join("two-destinations.png"));
 
     // Backup stops alone; the first stays live.
-    app.click(&format!("{} .stop-destination", row(1))).await;
-    app.wait_for(|| async { state_of(1).await == "stopped" }, "Backup stopped")
-        .await;
-    assert!(
-        wait_mount(ice, "/second.ogg", false).await,
-        "Backup's mount is gone"
-    );
+    press_in_row(&app, ice, 1, "stop-destination", "stopped", "/second.ogg").await;
     assert!(mount_listed(ice, "/first.mp3").await, "the first mount stays");
     assert_eq!(state_of(0).await, "live");
     let status = app.text("#status").await;
@@ -1276,13 +1282,7 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     screen.screenshot(&artifacts().join("one-destination-stopped.png"));
 
     // And starts again from its row while the first goes on.
-    app.click(&format!("{} .start-destination", row(1))).await;
-    app.wait_for(|| async { state_of(1).await == "live" }, "Backup live again")
-        .await;
-    assert!(
-        wait_mount(ice, "/second.ogg", true).await,
-        "Backup's mount is back"
-    );
+    press_in_row(&app, ice, 1, "start-destination", "live", "/second.ogg").await;
     assert_eq!(state_of(0).await, "live");
     assert!(app.text("#status").await.ends_with("· 2 of 2"));
 

@@ -166,13 +166,13 @@ impl Route {
                 route.target.clone(),
                 route.listener_poll,
             )));
-            let to = (route.target.clone(), route.headers.clone());
-            let (format, counters, status) =
-                (route.encode.format, route.counters.clone(), route.status.clone());
-            let uplink = match joining {
-                Joining::FromStart => Uplink::new(conn, to, format, counters, status),
-                Joining::Resume(header) => Uplink::joining(conn, to, format, counters, status, header),
-            };
+            let uplink = Uplink::new(
+                conn,
+                (route.target.clone(), route.headers.clone()),
+                route.encode.format,
+                (route.counters.clone(), route.status.clone()),
+                joining,
+            );
             let sent = outbox::send_all(uplink, outbox).await;
             drop(stats);
             // Nothing flows any more: no bitrate stays on show.
