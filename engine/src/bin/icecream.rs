@@ -592,7 +592,7 @@ async fn print_status(mut rx: tokio::sync::watch::Receiver<icecream_engine::Stat
     let tty = std::io::stderr().is_terminal();
     let mut last_state = None;
     let mut shown = 0;
-    let mut printed = std::time::Instant::now();
+    let mut printed = (std::time::Instant::now(), String::new());
     loop {
         let status = rx.borrow_and_update().clone();
         let states: Vec<State> = std::iter::once(status.state.clone())
@@ -608,9 +608,14 @@ async fn print_status(mut rx: tokio::sync::watch::Receiver<icecream_engine::Stat
             };
             eprint!("{up}\x1b[J{}", lines.join("\n"));
             shown = lines.len();
-        } else if changed || printed.elapsed() >= LOG_EVERY {
-            eprintln!("{}", lines.join("\n"));
-            printed = std::time::Instant::now();
+        } else {
+            // A change that does not show in the lines (the destinations' list filled in while
+            // connecting) is not written twice.
+            let text = lines.join("\n");
+            if (changed && text != printed.1) || printed.0.elapsed() >= LOG_EVERY {
+                eprintln!("{text}");
+                printed = (std::time::Instant::now(), text);
+            }
         }
         last_state = Some(states);
         if status.state.is_final() {
