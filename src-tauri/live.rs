@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use icecream_engine::session::ChunkSender;
-use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, Status};
+use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, State, Status};
 use tauri::ipc::Channel;
 use tokio::sync::{watch, Mutex};
 
@@ -48,13 +48,26 @@ impl Live {
         );
         tauri::async_runtime::spawn(async move {
             let mut last = None;
+            let mut rows: std::collections::HashMap<usize, State> = Default::default();
             loop {
                 let now = rx.borrow_and_update().clone();
                 // The log keeps each change of state (a person's report starts there).
+                let several = now.destinations.len() > 1;
                 if last.as_ref() != Some(&now.state) {
                     log::info!("broadcast: {}", now.line());
-                    crate::notify::state_changed(&app, last.as_ref(), &now.state);
+                    if !several {
+                        crate::notify::state_changed(&app, None, last.as_ref(), &now.state);
+                    }
                     last = Some(now.state.clone());
+                }
+                // With several destinations each one's changes are its own (the broadcast stays
+                // live while one of them drops).
+                for d in now.destinations.iter().filter(|_| several) {
+                    let before = rows.insert(d.index, d.status.state.clone());
+                    if before.as_ref() != Some(&d.status.state) {
+                        log::info!("{}: {}", d.name, d.status.line());
+                        crate::notify::state_changed(&app, Some(&d.name), before.as_ref(), &d.status.state);
+                    }
                 }
                 let done = now.state.is_final();
                 if status.send(now).is_err() || done || rx.changed().await.is_err() {

@@ -1,30 +1,38 @@
 //! Desktop notifications for a broadcast that changes on its own (drops, comes back, fails) while
 //! the window is behind others: the person may not be looking at it. Changes the person made
-//! (Go live, Stop) and changes seen in the window are not announced.
+//! (Go live, Stop) and changes seen in the window are not announced. A broadcast to several
+//! destinations is told of destination by destination, by name: one of them dropping leaves the
+//! broadcast live.
 
 use icecream_engine::status::State;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 
 /// What to tell a person about the change from `before` to `now`, if anything: a title and a line.
-pub fn message(before: Option<&State>, now: &State) -> Option<(&'static str, String)> {
+/// `destination`: the one destination of several that changed; None for the broadcast as a whole.
+pub fn message(destination: Option<&str>, before: Option<&State>, now: &State) -> Option<(String, String)> {
+    let title = |whole: &str, one: &str| match destination {
+        None => whole.to_string(),
+        Some(name) => format!("{name} {one}"),
+    };
     match (before, now) {
         (Some(State::Reconnecting { .. }), State::Reconnecting { .. }) => None,
         (Some(_), State::Reconnecting { reason, .. }) => Some((
-            "Your broadcast dropped",
+            title("Your broadcast dropped", "dropped"),
             format!("{reason} Icecream is reconnecting; the recording goes on."),
         )),
-        (Some(State::Reconnecting { .. }), State::Live) => {
-            Some(("You are live again", "Icecream reconnected to the server.".into()))
-        }
-        (_, State::Failed { reason }) => Some(("Your broadcast stopped", reason.clone())),
+        (Some(State::Reconnecting { .. }), State::Live) => Some((
+            title("You are live again", "is live again"),
+            "Icecream reconnected to the server.".into(),
+        )),
+        (_, State::Failed { reason }) => Some((title("Your broadcast stopped", "stopped"), reason.clone())),
         _ => None,
     }
 }
 
 /// Shows the notice for this change unless the window has the focus (the status line says it).
-pub fn state_changed(app: &AppHandle, before: Option<&State>, now: &State) {
-    let Some((title, body)) = message(before, now) else {
+pub fn state_changed(app: &AppHandle, destination: Option<&str>, before: Option<&State>, now: &State) {
+    let Some((title, body)) = message(destination, before, now) else {
         return;
     };
     let focused = app
@@ -35,7 +43,7 @@ pub fn state_changed(app: &AppHandle, before: Option<&State>, now: &State) {
         return;
     }
 
-    if let Err(e) = app.notification().builder().title(title).body(&body).show() {
+    if let Err(e) = app.notification().builder().title(&title).body(&body).show() {
         log::warn!("the desktop did not take a notification ({title}): {e}");
     }
 }
@@ -54,26 +62,26 @@ mod tests {
 
     #[test]
     fn tells_of_changes_the_person_did_not_make() {
-        let dropped = message(Some(&State::Live), &reconnecting(1)).unwrap();
+        let dropped = message(None, Some(&State::Live), &reconnecting(1)).unwrap();
         assert_eq!(dropped.0, "Your broadcast dropped");
         assert!(dropped
             .1
             .starts_with("The server closed the connection. Icecream is reconnecting"));
         assert!(
-            message(Some(&reconnecting(1)), &reconnecting(2)).is_none(),
+            message(None, Some(&reconnecting(1)), &reconnecting(2)).is_none(),
             "once per drop"
         );
         assert_eq!(
-            message(Some(&reconnecting(3)), &State::Live).unwrap().0,
+            message(None, Some(&reconnecting(3)), &State::Live).unwrap().0,
             "You are live again"
         );
         let failed = State::Failed {
             reason: "The server refused the password.".into(),
         };
         assert_eq!(
-            message(Some(&State::Connecting), &failed),
+            message(None, Some(&State::Connecting), &failed),
             Some((
-                "Your broadcast stopped",
+                "Your broadcast stopped".into(),
                 "The server refused the password.".into()
             ))
         );
@@ -83,7 +91,28 @@ mod tests {
             (Some(State::Live), State::Stopping),
             (Some(State::Stopping), State::Stopped),
         ] {
-            assert!(message(before.as_ref(), &now).is_none(), "{now:?}");
+            assert!(message(None, before.as_ref(), &now).is_none(), "{now:?}");
         }
+    }
+
+    #[test]
+    fn one_destination_of_several_is_named() {
+        let backup = Some("Backup");
+        assert_eq!(
+            message(backup, Some(&State::Live), &reconnecting(1)).unwrap().0,
+            "Backup dropped"
+        );
+        assert_eq!(
+            message(backup, Some(&reconnecting(2)), &State::Live).unwrap().0,
+            "Backup is live again"
+        );
+        let failed = State::Failed {
+            reason: "The server refused the password.".into(),
+        };
+        assert_eq!(
+            message(backup, Some(&State::Live), &failed),
+            Some(("Backup stopped".into(), "The server refused the password.".into()))
+        );
+        assert!(message(backup, Some(&State::Stopping), &State::Stopped).is_none());
     }
 }

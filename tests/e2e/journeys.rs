@@ -1128,6 +1128,26 @@ async fn wait_closed(screen: &Screen, title: &str) {
     panic!("the window {title:?} is still open after 5 s");
 }
 
+/// Another program's window in front of the app's `window`, with the keyboard and the pointer.
+/// Kill the program when done.
+async fn other_program_in_front(screen: &Screen, window: &str) -> std::process::Child {
+    let other = Command::new("xmessage")
+        .args([
+            "-name",
+            "other-program",
+            "-geometry",
+            "400x200+0+0",
+            "Another program",
+        ])
+        .env("DISPLAY", &screen.display)
+        .spawn()
+        .expect("xmessage (package x11-utils)");
+    let front = screen.focus_window("other-program").await;
+    screen.xdotool(&["mousemove", "--window", &front, "20", "20"]);
+    assert_ne!(screen.xdotool(&["getwindowfocus"]), window);
+    other
+}
+
 #[tokio::test]
 async fn a_drop_behind_other_windows_is_told_by_a_notification() {
     let mut stage = Stage::new().await;
@@ -1153,21 +1173,7 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
         "nothing while the window is in front"
     );
 
-    // Another program's window in front, with the keyboard and the pointer.
-    let mut other = Command::new("xmessage")
-        .args([
-            "-name",
-            "other-program",
-            "-geometry",
-            "400x200+0+0",
-            "Another program",
-        ])
-        .env("DISPLAY", &screen.display)
-        .spawn()
-        .expect("xmessage (package x11-utils)");
-    let front = screen.focus_window("other-program").await;
-    screen.xdotool(&["mousemove", "--window", &front, "20", "20"]);
-    assert_ne!(screen.xdotool(&["getwindowfocus"]), window);
+    let mut other = other_program_in_front(screen, &window).await;
     stage.ice.kill();
     app.wait_status("Reconnecting").await;
     stage.ice.restart().await.unwrap();
@@ -1197,6 +1203,17 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
     let _ = other.kill();
     let _ = other.wait();
     app.quit().await;
+}
+
+/// In the open Settings: a new destination on `ice`, named and with its own mount, for Ogg Vorbis.
+async fn add_destination(app: &App, ice: &LocalIcecast, name: &str, mount: &str) {
+    app.click("#add-destination").await;
+    app.type_into("destination_name", name).await;
+    app.type_into("host", "127.0.0.1").await;
+    app.type_into("port", &ice.port.to_string()).await;
+    app.type_into("mount", mount).await;
+    app.type_into("password", ice.source_password.expose()).await;
+    app.choose("format", "ogg-vorbis").await;
 }
 
 fn destination_row(i: usize) -> String {
@@ -1234,13 +1251,7 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
     // A second destination, added in Settings as a person would: its own name, mount, format and
     // password.
     open_settings(&app).await;
-    app.click("#add-destination").await;
-    app.type_into("destination_name", "Backup").await;
-    app.type_into("host", "127.0.0.1").await;
-    app.type_into("port", &ice.port.to_string()).await;
-    app.type_into("mount", "/second.ogg").await;
-    app.type_into("password", password).await;
-    app.choose("format", "ogg-vorbis").await;
+    add_destination(&app, ice, "Backup", "/second.ogg").await;
     assert_eq!(
         app.text("#destination-list li:nth-child(2) button").await,
         "Backup"
@@ -1300,5 +1311,53 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
         .filter(|n| n.starts_with("password"))
         .collect();
     assert_eq!(files.len(), 2, "one password per destination: {files:?}");
+    app.quit().await;
+}
+
+#[tokio::test]
+async fn each_destination_that_drops_is_named_in_its_notification() {
+    let mut stage = Stage::new().await;
+    let notifications = crate::session_bus::Notifications::start(&stage.screen.display);
+    let env = [("DBUS_SESSION_BUS_ADDRESS", notifications.address.as_str())];
+    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
+    let password = stage.ice.source_password.expose().to_string();
+    fill_settings(&app, &stage.ice, "/named.mp3", &password, "mp3", "recorder").await;
+    open_settings(&app).await;
+    add_destination(&app, &stage.ice, "Backup", "/backup.ogg").await;
+    save_settings(&app).await;
+    app.click("#audio-only").await;
+    app.click("#golive").await;
+    let both = |state: &'static str| {
+        let app = &app;
+        move || async move { row_state(app, 0).await == state && row_state(app, 1).await == state }
+    };
+    app.wait_for(both("live"), "both destinations live").await;
+
+    // Behind another program's window, the server goes away and comes back: each destination is
+    // told of by its name, the broadcast as a whole not as well.
+    let screen = &stage.screen;
+    let window = screen.focus_window("Icecream").await;
+    let mut other = other_program_in_front(screen, &window).await;
+    stage.ice.kill();
+    app.wait_for(both("reconnecting"), "both destinations reconnecting")
+        .await;
+    stage.ice.restart().await.unwrap();
+    app.wait_for(both("live"), "both destinations live again").await;
+    let mut summaries: Vec<String> = notifications.shown().into_iter().map(|(s, _)| s).collect();
+    summaries.sort();
+    assert_eq!(
+        summaries,
+        [
+            "127.0.0.1/named.mp3 dropped",
+            "127.0.0.1/named.mp3 is live again",
+            "Backup dropped",
+            "Backup is live again",
+        ]
+    );
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    assert_eq!(notifications.shown().len(), 4, "Stop is the person's own doing");
+    let _ = other.kill();
+    let _ = other.wait();
     app.quit().await;
 }
