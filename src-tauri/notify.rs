@@ -62,57 +62,49 @@ mod tests {
 
     #[test]
     fn tells_of_changes_the_person_did_not_make() {
-        let dropped = message(None, Some(&State::Live), &reconnecting(1)).unwrap();
-        assert_eq!(dropped.0, "Your broadcast dropped");
-        assert!(dropped
-            .1
-            .starts_with("The server closed the connection. Icecream is reconnecting"));
-        assert!(
-            message(None, Some(&reconnecting(1)), &reconnecting(2)).is_none(),
-            "once per drop"
-        );
-        assert_eq!(
-            message(None, Some(&reconnecting(3)), &State::Live).unwrap().0,
-            "You are live again"
-        );
         let failed = State::Failed {
             reason: "The server refused the password.".into(),
         };
-        assert_eq!(
-            message(None, Some(&State::Connecting), &failed),
-            Some((
-                "Your broadcast stopped".into(),
-                "The server refused the password.".into()
-            ))
-        );
-        for (before, now) in [
-            (None, State::Connecting),
-            (Some(State::Connecting), State::Live),
-            (Some(State::Live), State::Stopping),
-            (Some(State::Stopping), State::Stopped),
-        ] {
-            assert!(message(None, before.as_ref(), &now).is_none(), "{now:?}");
+        let cases = [
+            (
+                None,
+                "Your broadcast dropped",
+                "You are live again",
+                "Your broadcast stopped",
+            ),
+            (
+                Some("Backup"),
+                "Backup dropped",
+                "Backup is live again",
+                "Backup stopped",
+            ),
+        ];
+        for (who, dropped, back, stopped) in cases {
+            let told = message(who, Some(&State::Live), &reconnecting(1)).unwrap();
+            assert_eq!(told.0, dropped);
+            assert!(told
+                .1
+                .starts_with("The server closed the connection. Icecream is reconnecting"));
+            assert!(
+                message(who, Some(&reconnecting(1)), &reconnecting(2)).is_none(),
+                "once per drop"
+            );
+            assert_eq!(
+                message(who, Some(&reconnecting(3)), &State::Live).unwrap().0,
+                back
+            );
+            assert_eq!(
+                message(who, Some(&State::Connecting), &failed),
+                Some((stopped.into(), "The server refused the password.".into()))
+            );
+            for (before, now) in [
+                (None, State::Connecting),
+                (Some(State::Connecting), State::Live),
+                (Some(State::Live), State::Stopping),
+                (Some(State::Stopping), State::Stopped),
+            ] {
+                assert!(message(who, before.as_ref(), &now).is_none(), "{now:?}");
+            }
         }
-    }
-
-    #[test]
-    fn one_destination_of_several_is_named() {
-        let backup = Some("Backup");
-        assert_eq!(
-            message(backup, Some(&State::Live), &reconnecting(1)).unwrap().0,
-            "Backup dropped"
-        );
-        assert_eq!(
-            message(backup, Some(&reconnecting(2)), &State::Live).unwrap().0,
-            "Backup is live again"
-        );
-        let failed = State::Failed {
-            reason: "The server refused the password.".into(),
-        };
-        assert_eq!(
-            message(backup, Some(&State::Live), &failed),
-            Some(("Backup stopped".into(), "The server refused the password.".into()))
-        );
-        assert!(message(backup, Some(&State::Stopping), &State::Stopped).is_none());
     }
 }

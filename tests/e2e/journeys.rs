@@ -43,6 +43,15 @@ impl Stage {
 }
 
 impl Stage {
+    /// The app with a notification service on its session bus, set up for an MP3 mount here.
+    async fn app_told_by(&self, notifications: &crate::session_bus::Notifications, mount: &str) -> App {
+        let env = [("DBUS_SESSION_BUS_ADDRESS", notifications.address.as_str())];
+        let app = App::launch_with(&self.screen, &self.home, &env).await;
+        let password = self.ice.source_password.expose();
+        fill_settings(&app, &self.ice, mount, password, "mp3", "recorder").await;
+        app
+    }
+
     /// The app, launched and set up for this server, like a person would.
     async fn app_set_for(&self, mount: &str, format: &str, capture: &str) -> App {
         let app = App::launch(&self.screen, &self.home).await;
@@ -1148,14 +1157,31 @@ async fn other_program_in_front(screen: &Screen, window: &str) -> std::process::
     other
 }
 
+/// Stop, which is not announced (still `told` notifications in all); then the other program and
+/// the app go.
+async fn stop_unannounced(
+    app: App,
+    notifications: &crate::session_bus::Notifications,
+    told: usize,
+    mut other: std::process::Child,
+) {
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    assert_eq!(
+        notifications.shown().len(),
+        told,
+        "Stop is the person's own doing"
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    app.quit().await;
+}
+
 #[tokio::test]
 async fn a_drop_behind_other_windows_is_told_by_a_notification() {
     let mut stage = Stage::new().await;
     let notifications = crate::session_bus::Notifications::start(&stage.screen.display);
-    let env = [("DBUS_SESSION_BUS_ADDRESS", notifications.address.as_str())];
-    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
-    let password = stage.ice.source_password.expose().to_string();
-    fill_settings(&app, &stage.ice, "/told.mp3", &password, "mp3", "recorder").await;
+    let app = stage.app_told_by(&notifications, "/told.mp3").await;
     app.click("#audio-only").await;
     app.click("#golive").await;
     app.wait_status("LIVE").await;
@@ -1173,7 +1199,7 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
         "nothing while the window is in front"
     );
 
-    let mut other = other_program_in_front(screen, &window).await;
+    let other = other_program_in_front(screen, &window).await;
     stage.ice.kill();
     app.wait_status("Reconnecting").await;
     stage.ice.restart().await.unwrap();
@@ -1197,12 +1223,7 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
             "plain words: {body}"
         );
     }
-    app.click("#golive").await;
-    app.wait_status("Stopped").await;
-    assert_eq!(notifications.shown().len(), 2, "Stop is the person's own doing");
-    let _ = other.kill();
-    let _ = other.wait();
-    app.quit().await;
+    stop_unannounced(app, &notifications, 2, other).await;
 }
 
 /// In the open Settings: a new destination on `ice`, named and with its own mount, for Ogg Vorbis.
@@ -1318,10 +1339,7 @@ async fn two_destinations_go_live_together_and_one_stops_and_starts_alone() {
 async fn each_destination_that_drops_is_named_in_its_notification() {
     let mut stage = Stage::new().await;
     let notifications = crate::session_bus::Notifications::start(&stage.screen.display);
-    let env = [("DBUS_SESSION_BUS_ADDRESS", notifications.address.as_str())];
-    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
-    let password = stage.ice.source_password.expose().to_string();
-    fill_settings(&app, &stage.ice, "/named.mp3", &password, "mp3", "recorder").await;
+    let app = stage.app_told_by(&notifications, "/named.mp3").await;
     open_settings(&app).await;
     add_destination(&app, &stage.ice, "Backup", "/backup.ogg").await;
     save_settings(&app).await;
@@ -1337,7 +1355,7 @@ async fn each_destination_that_drops_is_named_in_its_notification() {
     // told of by its name, the broadcast as a whole not as well.
     let screen = &stage.screen;
     let window = screen.focus_window("Icecream").await;
-    let mut other = other_program_in_front(screen, &window).await;
+    let other = other_program_in_front(screen, &window).await;
     stage.ice.kill();
     app.wait_for(both("reconnecting"), "both destinations reconnecting")
         .await;
@@ -1354,10 +1372,5 @@ async fn each_destination_that_drops_is_named_in_its_notification() {
             "Backup is live again",
         ]
     );
-    app.click("#golive").await;
-    app.wait_status("Stopped").await;
-    assert_eq!(notifications.shown().len(), 4, "Stop is the person's own doing");
-    let _ = other.kill();
-    let _ = other.wait();
-    app.quit().await;
+    stop_unannounced(app, &notifications, 4, other).await;
 }
