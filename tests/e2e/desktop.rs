@@ -290,6 +290,12 @@ impl App {
             .unwrap_or_else(|e| panic!("no {css} in the window: {e}"))
     }
 
+    /// An attribute of the element, if the element and its attribute are there.
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let found = self.client.find(Locator::Css(css)).await.ok()?;
+        found.attr(name).await.ok().flatten()
+    }
+
     pub async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(e) => e.text().await.unwrap_or_default(),

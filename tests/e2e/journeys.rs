@@ -1241,10 +1241,11 @@ fn destination_row(i: usize) -> String {
     format!("#destination-rows li[data-index=\"{i}\"]")
 }
 
-/// A destination row's state, as the page has it (`live`, `stopped`, …).
+/// A destination row's state, as the page has it (`live`, `stopped`, …); empty until the row is
+/// shown.
 async fn row_state(app: &App, i: usize) -> String {
-    let row = app.el(&destination_row(i)).await;
-    row.attr("data-state").await.unwrap().unwrap_or_default()
+    let state = app.attr(&destination_row(i), "data-state").await;
+    state.unwrap_or_default()
 }
 
 /// Presses a button in destination `i`'s row (its Stop or Start) and waits until the row says
