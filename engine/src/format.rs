@@ -265,6 +265,30 @@ pub fn keep_from(bytes: &[u8]) -> usize {
         .map_or(tail, |i| i.min(tail))
 }
 
+/// A stream's header, gathered from its first bytes until `header_end` finds where it ends: what a
+/// reconnect, or a destination joining the stream later, sends first.
+#[derive(Default)]
+pub struct HeaderCache {
+    pub bytes: Vec<u8>,
+    pub done: bool,
+}
+
+impl HeaderCache {
+    /// Takes the stream's next bytes while the header is under way. True when this completed it
+    /// (`bytes` is then the whole header).
+    pub fn feed(&mut self, format: MountFormat, data: &[u8]) -> bool {
+        if self.done {
+            return false;
+        }
+        self.bytes.extend_from_slice(data);
+        if let Some(end) = header_end(format, &self.bytes) {
+            self.bytes.truncate(end);
+            self.done = true;
+        }
+        self.done
+    }
+}
+
 /// Where the stream header (what a reconnect sends again first) ends: WebM before its first
 /// Cluster, Ogg before its first page past the codec headers. MP3 and AAC have none.
 pub fn header_end(format: MountFormat, bytes: &[u8]) -> Option<usize> {

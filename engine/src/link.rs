@@ -126,8 +126,7 @@ pub(crate) struct Uplink {
     status: Arc<watch::Sender<Status>>,
     media: format::MediaStart,
     /// The stream header, cached until media starts; sent again after a reconnect.
-    header: Vec<u8>,
-    header_done: bool,
+    header: format::HeaderCache,
     /// Bytes read while resyncing that may hold the start of a resume point.
     carry: Vec<u8>,
     /// After the encoder was restarted, its new header is read here and dropped: listeners
@@ -154,7 +153,7 @@ impl Uplink {
         (counters, status): (Arc<Counters>, Arc<watch::Sender<Status>>),
         joining: Joining,
     ) -> Self {
-        let (link, mut header, header_done) = match joining {
+        let (link, mut header, done) = match joining {
             Joining::FromStart => (Link::Up(conn), Vec::new(), false),
             Joining::Resume(header) => (Link::Resyncing(conn), header, true),
         };
@@ -173,8 +172,7 @@ impl Uplink {
             status,
             media: format::MediaStart::new(format),
             video_track: format::webm_video_track(&header),
-            header,
-            header_done,
+            header: format::HeaderCache { bytes: header, done },
             carry: Vec::new(),
             new_header: None,
             behind: None,
@@ -270,20 +268,14 @@ impl Uplink {
             None => data.to_vec(),
         };
         let mut data = data;
-        if !self.header_done {
-            let before = self.header.len();
-            self.header.extend_from_slice(&data);
-            if let Some(end) = format::header_end(self.format, &self.header) {
-                self.header.truncate(end);
-                self.header_done = true;
-                self.video_track = format::webm_video_track(&self.header);
-                if self.kh_webm() && end >= before {
-                    log::info!(
-                        "the server is Icecast-KH: the WebM header ends in a Void for its stray bytes"
-                    );
-                    data.splice(end - before..end - before, KH_VOID);
-                    self.header.extend_from_slice(&KH_VOID);
-                }
+        let before = self.header.bytes.len();
+        if self.header.feed(self.format, &data) {
+            let end = self.header.bytes.len();
+            self.video_track = format::webm_video_track(&self.header.bytes);
+            if self.kh_webm() && end >= before {
+                log::info!("the server is Icecast-KH: the WebM header ends in a Void for its stray bytes");
+                data.splice(end - before..end - before, KH_VOID);
+                self.header.bytes.extend_from_slice(&KH_VOID);
             }
         }
         let link = self.link.take().expect("the link is put back after every step");
@@ -346,7 +338,7 @@ impl Uplink {
             self.carry.drain(..format::keep_from(&self.carry));
             return Ok(Link::Resyncing(conn));
         };
-        let resumed = [&self.header[..], &self.carry[at..]].concat();
+        let resumed = [&self.header.bytes[..], &self.carry[at..]].concat();
         self.carry.clear();
         match conn.send(&resumed).await {
             Ok(()) => {

@@ -96,8 +96,7 @@ struct Joined {
     outboxes: Vec<Arc<Outbox>>,
     /// The stream's header as far as it has been made: a destination that joins later gets it
     /// before the stream's next point a listener can start at.
-    header: Vec<u8>,
-    header_done: bool,
+    header: format::HeaderCache,
     closed: bool,
 }
 
@@ -113,13 +112,12 @@ pub(crate) enum Joining {
 }
 
 impl Lanes {
-    pub fn new(format: MountFormat, lanes: Vec<Arc<Outbox>>, over: watch::Receiver<bool>) -> Self {
+    /// A stream with no destination yet (they `join`); `over` says when the broadcast has none
+    /// on air any more.
+    pub fn new(format: MountFormat, over: watch::Receiver<bool>) -> Self {
         Lanes {
             format,
-            lanes: Mutex::new(Joined {
-                outboxes: lanes,
-                ..Default::default()
-            }),
+            lanes: Default::default(),
             made_output: Default::default(),
             over,
         }
@@ -128,15 +126,10 @@ impl Lanes {
     pub fn push(&self, item: Item) {
         let _ = self.made_output.set(Instant::now());
         let mut joined = self.lanes.lock().expect("lanes lock");
-        if let (Item::Output(bytes, _), false) = (&item, joined.header_done) {
-            joined.header.extend_from_slice(bytes);
-            match format::header_end(self.format, &joined.header) {
-                Some(end) => {
-                    joined.header.truncate(end);
-                    joined.header_done = true;
-                }
-                None if joined.header.len() > MAX_HEADER => joined.header_done = true,
-                None => {}
+        if let Item::Output(bytes, _) = &item {
+            let header = &mut joined.header;
+            if !header.feed(self.format, bytes) && header.bytes.len() > MAX_HEADER {
+                header.done = true;
             }
         }
         joined.outboxes.retain(|l| !*l.gave_up.borrow());
@@ -154,11 +147,12 @@ impl Lanes {
         if joined.closed {
             return None;
         }
-        let how = match joined.header_done {
-            true => Joining::Resume(joined.header.clone()),
+        let header = &joined.header;
+        let how = match header.done {
+            true => Joining::Resume(header.bytes.clone()),
             false => {
-                if !joined.header.is_empty() {
-                    lane.push(Item::Output(joined.header.clone(), Instant::now()));
+                if !header.bytes.is_empty() {
+                    lane.push(Item::Output(header.bytes.clone(), Instant::now()));
                 }
                 Joining::FromStart
             }
@@ -215,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn a_late_destination_gets_the_header_or_the_stream_from_its_start() {
         let (_over_tx, over) = watch::channel(false);
-        let lanes = Lanes::new(MountFormat::OggOpus, Vec::new(), over);
+        let lanes = Lanes::new(MountFormat::OggOpus, over);
         let header_pages = [b"OggS".as_slice(), &[0, 2], &[0; 8], b"OpusHead"].concat();
         let audio_page = [b"OggS".as_slice(), &[0, 0], &960u64.to_le_bytes(), b"audio"].concat();
 

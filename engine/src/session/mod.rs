@@ -428,7 +428,7 @@ async fn run(
         let stream = match streams.iter_mut().position(|s| s.encode == route.encode) {
             Some(i) => &mut streams[i],
             None => {
-                let lanes = Lanes::new(route.encode.format, Vec::new(), over.subscribe());
+                let lanes = Lanes::new(route.encode.format, over.subscribe());
                 streams.push(Stream {
                     encode: route.encode.clone(),
                     routes: Vec::new(),

@@ -59,10 +59,19 @@ impl Route {
     pub fn attach(self: &Arc<Self>, lanes: &Arc<Lanes>, conn: Option<SourceConnection>) {
         let _ = self.lanes.set(lanes.clone());
         if let Some(conn) = conn {
-            let outbox = Arc::new(Outbox::default());
-            let joining = lanes.join(outbox.clone()).expect("a new stream is open");
-            self.send(conn, outbox, joining);
+            assert!(self.join(lanes, conn).is_none(), "a new stream is open");
         }
+    }
+
+    /// Sends `lanes`' stream to `conn` from now on; the connection is handed back, unused, if the
+    /// stream has ended.
+    fn join(self: &Arc<Self>, lanes: &Lanes, conn: SourceConnection) -> Option<SourceConnection> {
+        let outbox = Arc::new(Outbox::default());
+        let Some(joining) = lanes.join(outbox.clone()) else {
+            return Some(conn);
+        };
+        self.send(conn, outbox, joining);
+        None
     }
 
     /// Starts it again while the broadcast goes on to the others: it logs in anew and takes the
@@ -101,13 +110,11 @@ impl Route {
                 return Err(e);
             }
         };
-        let outbox = Arc::new(Outbox::default());
-        let Some(joining) = lanes.join(outbox.clone()) else {
+        if let Some(conn) = self.join(lanes, conn) {
             let _ = conn.close().await;
             self.status.send_modify(|s| s.state = State::Stopped);
             return Err(SessionError::Ended);
-        };
-        self.send(conn, outbox, joining);
+        }
         Ok(())
     }
 
