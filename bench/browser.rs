@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chromium::{Chromium, Join, Start};
-use icecream_engine::format::MountFormat;
+use icecream_engine::media::format::MountFormat;
 use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
 use looped::Looped;
 use tokio::time::Instant;

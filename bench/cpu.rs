@@ -20,8 +20,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use icecream_engine::format::{self, MountFormat};
 use icecream_engine::input::ChunkEntry;
+use icecream_engine::media::format::{self, MountFormat};
 use icecream_engine::{Ffmpeg, LocalIcecast};
 
 /// The corpus recordings are 20 s long.

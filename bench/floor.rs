@@ -7,7 +7,7 @@
 
 use std::process::{Command, Stdio};
 
-use icecream_engine::format::MountFormat;
+use icecream_engine::media::format::MountFormat;
 use icecream_engine::{Container, Ffmpeg, LocalIcecast};
 
 /// ffmpeg reading the recorder's `input` on stdin (piped) and sending `format` to `mount`.
@@ -20,7 +20,7 @@ pub fn command(
 ) -> Command {
     let mut args = match (format.written_by_engine(), input) {
         (true, Container::Webm) => relay_copy(format),
-        _ => icecream_engine::ffmpeg::args(
+        _ => icecream_engine::transcode::ffmpeg::args(
             &icecream_engine::settings::Encode::of(format),
             input,
             false,

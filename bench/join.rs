@@ -22,7 +22,7 @@ mod looped;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use icecream_engine::format::MountFormat;
+use icecream_engine::media::format::MountFormat;
 use icecream_engine::{net, Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

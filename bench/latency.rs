@@ -29,7 +29,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use icecream_engine::format::MountFormat;
+use icecream_engine::media::format::MountFormat;
 use icecream_engine::{icecast, net, Ffmpeg, Session, SessionOptions};
 use looped::{BlockScanner, Looped};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

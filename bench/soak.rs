@@ -21,7 +21,7 @@ mod report;
 #[path = "looped.rs"]
 mod looped;
 
-use icecream_engine::format::MountFormat;
+use icecream_engine::media::format::MountFormat;
 use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions, State};
 use looped::Looped;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -51,7 +51,7 @@ impl ChunkSocket {
     {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let port = listener.local_addr()?.port();
-        let path = format!("/chunks/{}", icecream_engine::local_icecast::random_password());
+        let path = format!("/chunks/{}", icecream_engine::icecast::local::random_password());
         let url = format!("ws://127.0.0.1:{port}{path}");
         tauri::async_runtime::spawn(async move {
             loop {

@@ -1,8 +1,8 @@
 //! The commands the page calls. Each is a thin adapter: the engine decides, these translate.
 
 use icecream_engine::icecast::{self, Check, StreamHeaders, Target};
+use icecream_engine::net::trust::Fingerprint;
 use icecream_engine::settings::Problem;
-use icecream_engine::tls::Fingerprint;
 use icecream_engine::{LocalIcecast, LocalOptions, MountFormat, Secret, Settings, Share, Status};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -323,7 +323,7 @@ pub async fn set_now_playing(state: State<'_, AppState>, title: String) -> Answe
     let Some(settings) = state.live.on_air().await else {
         return Err(String::from("Go live first: the title is shown to listeners of a live stream.").into());
     };
-    let titled = icecream_engine::titles::set_everywhere(&settings, &title).await?;
+    let titled = icecream_engine::icecast::titles::set_everywhere(&settings, &title).await?;
     Ok(NowPlayingView {
         advice: titled.advice(),
         title: titled.title,

@@ -1,41 +1,31 @@
 //! Icecream's engine: everything between the recorder's chunks and an Icecast mount, with no UI
 //! dependency. The desktop app and the `icecream` CLI are both thin layers over it.
+//!
+//! A chunk's way, by folder: `input/` (chunks from the page or a file) ─► `session/` (one broadcast:
+//! intake and recording, then `media/`'s own containers or `transcode/`'s ffmpeg, then an
+//! `session/uplink/` per destination) ─► `icecast/` (the source protocol) ─► `net/` (TCP, TLS and
+//! trust). Beside the path: `settings/`, `secrets/`, and `status` (what the app and CLI show).
 
-pub mod ffmpeg;
-pub mod fmp4;
-pub mod format;
 pub mod icecast;
 pub mod input;
-pub mod link;
-pub mod local_icecast;
-pub mod login;
 pub mod media;
 pub mod net;
-mod outbox;
-pub mod password_file;
-pub mod recording;
-pub mod saved_password;
-pub mod secret;
+pub mod secrets;
 pub mod session;
 pub mod settings;
-pub mod share;
 pub mod status;
-pub mod titles;
-pub mod tls;
+pub mod transcode;
 
-pub use ffmpeg::{Ffmpeg, FfmpegError};
-pub use format::{Container, MountFormat};
+pub use icecast::local::{LocalIcecast, LocalIcecastError, LocalOptions};
+pub use icecast::share::Share;
 pub use icecast::{IcecastError, StreamHeaders, Target};
-pub use local_icecast::{LocalIcecast, LocalIcecastError, LocalOptions};
-pub use password_file::{PasswordFile, PasswordFileError};
-pub use recording::{Recording, RecordingError};
-pub use saved_password::{Kept, SavedPassword, SavedPasswordError};
-pub use secret::Secret;
-pub use session::{Session, SessionError, SessionOptions, Summary};
+pub use media::format::{Container, MountFormat};
+pub use net::NetError;
+pub use secrets::{Kept, PasswordFile, PasswordFileError, SavedPassword, SavedPasswordError, Secret};
+pub use session::{Recording, RecordingError, Session, SessionError, SessionOptions, Summary};
 pub use settings::Settings;
-pub use share::Share;
 pub use status::{State, Status};
-
+pub use transcode::{Ffmpeg, FfmpegError};
 pub const USER_AGENT: &str = concat!("Icecream/", env!("CARGO_PKG_VERSION"));
 
 /// An I/O error in plain words, without the "(os error N)" suffix people can't act on.

@@ -48,7 +48,7 @@ pub struct Status {
     /// Why the local recording stopped (a full disk, say); the broadcast goes on without it.
     pub recording_problem: Option<String>,
     /// When the broadcast failed on a certificate the person could choose to trust: which one.
-    pub certificate: Option<crate::tls::CertificateOffer>,
+    pub certificate: Option<crate::net::trust::CertificateOffer>,
     /// Each destination's own state and stats, in the settings' order (switched-off ones left
     /// out). The fields above add them up: LIVE while any destination is live, bytes and bitrate
     /// summed, listeners summed over the servers that report them.

@@ -148,7 +148,7 @@ fn decoded_seconds(file: &Path) -> f64 {
 }
 
 /// A listener on the mount while the app is live; `heard` ends it with Stop.
-struct Listening(tokio::task::JoinHandle<Result<(net::Head, Vec<u8>), icecream_engine::IcecastError>>);
+struct Listening(tokio::task::JoinHandle<Result<(net::Head, Vec<u8>), icecream_engine::NetError>>);
 
 /// Clicks Go live, waits for LIVE, and starts listening to the mount.
 async fn go_live_and_listen(app: &App, ice: &LocalIcecast, mount: &str) -> Listening {
@@ -869,7 +869,7 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
         status,
         format!(
             "Stopped: {}",
-            icecream_engine::IcecastError::UntrustedCertificate {
+            icecream_engine::NetError::UntrustedCertificate {
                 host: "localhost".into(),
                 port,
                 sha256: sha256.parse().unwrap(),

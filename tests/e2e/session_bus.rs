@@ -203,9 +203,9 @@ impl SecretService {
         self.secret_tool(&[
             "lookup",
             "service",
-            icecream_engine::saved_password::KEYRING_SERVICE,
+            icecream_engine::secrets::saved_password::KEYRING_SERVICE,
             "username",
-            icecream_engine::saved_password::KEYRING_ACCOUNT,
+            icecream_engine::secrets::saved_password::KEYRING_ACCOUNT,
         ])
         .filter(|p| !p.is_empty())
     }

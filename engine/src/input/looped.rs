@@ -6,7 +6,7 @@
 //! `icecream try` loops its recording this way until Ctrl-C; the benchmarks and tests feed the
 //! engine as long as they need with it.
 
-use crate::format::{self, Container};
+use crate::media::format::{self, Container};
 
 /// The recording's header and its Clusters, each with its Timecode (ms) and the bytes after it.
 #[derive(Clone, Debug)]

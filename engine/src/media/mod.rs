@@ -7,34 +7,13 @@
 //! ```
 
 pub mod ebml;
+mod error;
+pub mod fmp4;
+pub mod format;
 pub mod ogg_opus;
 pub mod remux;
 pub mod webm_reader;
 pub mod webm_writer;
 
+pub use error::MediaError;
 pub use remux::{Piece, Remux};
-
-/// What can be wrong with a stream the engine reads itself.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MediaError {
-    #[error(
-        "The input is not a WebM or MP4 stream, so it cannot be broadcast. Use a camera or microphone \
-         recording in WebM or MP4."
-    )]
-    NotMedia,
-    #[error(
-        "The recorder's stream is damaged and could not be read further ({0}). Go live again; if it \
-         happens again, choose another capture method in Settings → Advanced."
-    )]
-    Damaged(&'static str),
-    #[error(
-        "The recorder's stream changed its tracks in the middle of the broadcast ({0}), which \
-         listeners' players cannot follow. Go live again."
-    )]
-    TracksChanged(String),
-    #[error(
-        "The recorder's stream ended before any sound or picture arrived. Check that the camera and \
-         microphone work, then go live again."
-    )]
-    NoMedia,
-}

@@ -5,7 +5,7 @@ use super::ogg_opus::OggOpusWriter;
 use super::webm_reader::{Event, Track, Tracks, WebmReader};
 use super::webm_writer::WebmWriter;
 use super::MediaError;
-use crate::format::MountFormat;
+use crate::media::format::MountFormat;
 
 /// Output for the mount, with the media time it carries (in milliseconds), if any.
 #[derive(Debug)]
@@ -318,10 +318,10 @@ mod tests {
         let starts: Vec<usize> = (0..out.len() - cluster.len())
             .filter(|&i| out[i..].starts_with(&cluster))
             .collect();
-        let video = crate::format::webm_video_track(&out[..starts[0]]).unwrap();
+        let video = crate::media::format::webm_video_track(&out[..starts[0]]).unwrap();
         let keyed = starts
             .iter()
-            .filter(|&&s| crate::format::webm_keyframe_cluster(&out[s..], video) == Some(0))
+            .filter(|&&s| crate::media::format::webm_keyframe_cluster(&out[s..], video) == Some(0))
             .count();
         let audio_only_before_first_picture = starts.iter().filter(|&&s| s < starts[0] + 1).count();
         assert!(starts.len() >= 4, "{} clusters", starts.len());

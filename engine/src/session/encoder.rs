@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
+use super::intake::{Input, MAX_INPUT_HEADER};
 use super::passthrough::queue_batch;
-use super::{Input, SessionError, SessionOptions};
-use crate::ffmpeg::{self, FfmpegError};
-use crate::format::{self, Container, MountFormat};
-use crate::link::Counters;
+use super::{SessionError, SessionOptions};
+use crate::media::format::{self, Container, MountFormat};
 use crate::media::{MediaError, Remux};
-use crate::outbox::{Item, Lanes};
+use crate::session::uplink::link::Counters;
+use crate::session::uplink::outbox::{Item, Lanes};
+use crate::transcode::ffmpeg::{self, FfmpegError};
 
 /// How long ffmpeg may take to finish after its input ends before it is killed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -165,7 +166,7 @@ pub(super) struct Feeder {
     input: Input,
     container: Container,
     /// MP4 from WebKit goes through the fragment repair on the way.
-    repair: Option<crate::fmp4::Fmp4Repair>,
+    repair: Option<crate::media::fmp4::Fmp4Repair>,
     header: Vec<u8>,
     header_done: bool,
     /// After a restart: input held back until the next point a decoder can start from; for a
@@ -175,9 +176,6 @@ pub(super) struct Feeder {
     video_track: Option<u64>,
 }
 
-/// A recorder header larger than this is not cached (no real one comes near it).
-pub(super) const MAX_INPUT_HEADER: usize = 1 << 20;
-
 impl Feeder {
     pub fn new(container: Container, format: MountFormat, input: Input) -> Self {
         Feeder {
@@ -185,7 +183,7 @@ impl Feeder {
             video_track: None,
             input,
             container,
-            repair: (container == Container::Mp4).then(crate::fmp4::Fmp4Repair::new),
+            repair: (container == Container::Mp4).then(crate::media::fmp4::Fmp4Repair::new),
             header: Vec::new(),
             header_done: false,
             skipping: None,

@@ -141,7 +141,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use crate::net::Endpoint;
-    use crate::secret::Secret;
+    use crate::secrets::Secret;
 
     fn not_icecast(answer: &str) -> IcecastError {
         IcecastError::NotIcecast {
@@ -171,7 +171,7 @@ mod tests {
     fn failures_back_off_to_two_minutes_are_logged_once_and_an_answer_restores_the_pace() {
         let secs = Duration::from_secs;
         let mut pace = Pace::new(secs(5), "h:1".into());
-        let refused = IcecastError::Refused { server: "h:1".into() };
+        let refused = IcecastError::Net(crate::net::NetError::Refused { server: "h:1".into() });
         let (next, note) = pace.after(Err(&refused));
         assert_eq!(next, Next::AskIn(secs(10)));
         assert!(note
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn a_slow_normal_pace_is_not_shortened_by_the_cap() {
         let mut pace = Pace::new(Duration::from_secs(600), "h:1".into());
-        let refused = IcecastError::Refused { server: "h:1".into() };
+        let refused = IcecastError::Net(crate::net::NetError::Refused { server: "h:1".into() });
         assert_eq!(pace.after(Err(&refused)).0, Next::AskIn(Duration::from_secs(600)));
     }
 

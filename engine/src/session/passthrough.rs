@@ -7,10 +7,11 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{Input, SessionError};
-use crate::link::Counters;
+use super::intake::Input;
+use super::SessionError;
 use crate::media::{MediaError, Remux};
-use crate::outbox::{Item, Lanes};
+use crate::session::uplink::link::Counters;
+use crate::session::uplink::outbox::{Item, Lanes};
 
 /// Until the input has ended and all of it is in the outbox, or the sender has given up on the
 /// server (it then has the reason).

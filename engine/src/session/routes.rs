@@ -10,10 +10,11 @@ use futures_util::future::{join_all, select_all};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{report_stats, AbortOnDrop, SessionError};
+use super::stats::{report_stats, AbortOnDrop};
+use super::SessionError;
 use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
-use crate::link::{Counters, Uplink};
-use crate::outbox::{self, Joining, Lanes, Outbox};
+use crate::session::uplink::link::{send_all, Counters, Uplink};
+use crate::session::uplink::outbox::{Joining, Lanes, Outbox};
 use crate::settings::{Destination, Encode, Settings};
 use crate::status::{DestinationStatus, State, Status};
 
@@ -180,7 +181,7 @@ impl Route {
                 (route.counters.clone(), route.status.clone()),
                 joining,
             );
-            let sent = outbox::send_all(uplink, outbox).await;
+            let sent = send_all(uplink, outbox).await;
             drop(stats);
             // Nothing flows any more: no bitrate stays on show.
             route.status.send_modify(|s| s.bitrate_kbps = 0.0);

@@ -335,7 +335,7 @@ async fn a_title_goes_to_every_destination_that_can_show_one() {
     let feeding = feed_on_time(&session, camera_for(20_000));
     wait_destination(&session, 0, "live", |s| *s == State::Live).await;
     wait_destination(&session, 1, "live", |s| *s == State::Live).await;
-    let titled = icecream_engine::titles::set_everywhere(&settings, "Artist – Song")
+    let titled = icecream_engine::icecast::titles::set_everywhere(&settings, "Artist – Song")
         .await
         .expect("one destination shows it");
     assert_eq!(titled.shown, 1);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use icecream_engine::link::WAITING_FOR_RELEASE;
+use icecream_engine::session::uplink::link::WAITING_FOR_RELEASE;
 use icecream_engine::{MountFormat, Secret, Session, State};
 
 use crate::support::*;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use icecream_engine::icecast::{self, StreamHeaders, Target};
-use icecream_engine::tls::{CertificateOffer, Fingerprint};
+use icecream_engine::net::trust::{CertificateOffer, Fingerprint};
 use icecream_engine::{MountFormat, Session, Settings, State};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 

@@ -34,7 +34,7 @@ impl Harbor {
             .prefix("icecream-harbor-")
             .tempdir()
             .unwrap();
-        let password = icecream_engine::local_icecast::random_password();
+        let password = icecream_engine::icecast::local::random_password();
         super::PASSWORDS.lock().unwrap().push(password.clone());
         let mount = format!("/{}", mount.trim_start_matches('/'));
         let (script, log) = (dir.path().join("harbor.liq"), dir.path().join("liquidsoap.log"));
@@ -111,7 +111,7 @@ impl Harbor {
 
     /// The harbor's log without its thread and frame chatter.
     pub fn log_tail(&self, lines: usize) -> String {
-        icecream_engine::local_icecast::last_lines(&self.log(), lines, &["[threads:", "[frame:", "Header:"])
+        icecream_engine::icecast::local::last_lines(&self.log(), lines, &["[threads:", "[frame:", "Header:"])
     }
 
     /// Waits until the log has `needle` at least `times` times (Liquidsoap writes its log a moment

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::format::{Container, MountFormat};
+use crate::media::format::{Container, MountFormat};
 use crate::settings::Encode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

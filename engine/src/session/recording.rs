@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::fmp4::Fmp4Repair;
-use crate::format::{sniff, Container, SNIFF_LEN};
+use crate::media::fmp4::Fmp4Repair;
+use crate::media::format::{sniff, Container, SNIFF_LEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {

@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::{watch, Notify};
 
-use crate::format::{self, MountFormat};
-use crate::icecast::IcecastError;
-use crate::link::Uplink;
+use crate::media::format::{self, MountFormat};
 
 #[derive(Clone)]
 pub(crate) enum Item {
@@ -24,7 +22,7 @@ pub(crate) struct Outbox {
     queue: Mutex<(VecDeque<Item>, bool)>,
     ready: Notify,
     /// Set when the sender has given up on the server: nothing more can be delivered.
-    gave_up: watch::Sender<bool>,
+    pub(super) gave_up: watch::Sender<bool>,
 }
 
 impl Default for Outbox {
@@ -61,7 +59,7 @@ impl Outbox {
         self.ready.notify_one();
     }
 
-    async fn next(&self) -> Option<Item> {
+    pub(super) async fn next(&self) -> Option<Item> {
         loop {
             {
                 let mut q = self.queue.lock().expect("outbox lock");
@@ -174,25 +172,6 @@ impl Lanes {
     pub async fn given_up(&self) {
         let _ = self.over.clone().wait_for(|over| *over).await;
     }
-}
-
-/// Delivers everything put in the outbox until it is closed and empty, then ends the stream.
-pub(crate) async fn send_all(mut uplink: Uplink, outbox: Arc<Outbox>) -> Result<(), IcecastError> {
-    let delivered = async {
-        while let Some(item) = outbox.next().await {
-            match item {
-                Item::Output(data, made) => uplink.deliver(&data, made).await?,
-                Item::EncoderRestarted => uplink.encoder_restarted(),
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if delivered.is_err() {
-        outbox.gave_up.send_replace(true);
-    }
-    delivered?;
-    uplink.end().await
 }
 
 #[cfg(test)]

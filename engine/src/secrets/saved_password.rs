@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::password_file::{PasswordFile, PasswordFileError};
+use crate::secrets::password_file::{PasswordFile, PasswordFileError};
 use crate::Secret;
 
 /// The keyring entry's service: the app's identifier, as a keyring manager lists it.

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::format::{self, MountFormat};
+use super::outbox::{Item, Joining, Outbox};
 use crate::icecast::{self, IcecastError, SourceConnection, StreamHeaders, Target};
-use crate::net;
-use crate::outbox::Joining;
+use crate::media::format::{self, MountFormat};
+use crate::net::{self, NetError};
 use crate::status::{State, Status};
 
 /// Icecast keeps a source whose connection died without a goodbye (a stall, a dropped network)
@@ -101,7 +101,9 @@ async fn reconnect(
                 wait = GHOST_RETRY;
             }
             // A name that does not resolve while the network is down is not a wrong name.
-            Err(e) if e.is_permanent() && !matches!(e, IcecastError::HostNotFound { .. }) => return Err(e),
+            Err(e) if e.is_permanent() && !matches!(e, IcecastError::Net(NetError::HostNotFound { .. })) => {
+                return Err(e)
+            }
             Err(e) => {
                 reason = e.to_string();
                 wait = backoff(attempt + 1);
@@ -383,4 +385,23 @@ impl Drop for Uplink {
             task.abort();
         }
     }
+}
+
+/// Delivers everything put in the outbox until it is closed and empty, then ends the stream.
+pub(crate) async fn send_all(mut uplink: Uplink, outbox: Arc<Outbox>) -> Result<(), IcecastError> {
+    let delivered = async {
+        while let Some(item) = outbox.next().await {
+            match item {
+                Item::Output(data, made) => uplink.deliver(&data, made).await?,
+                Item::EncoderRestarted => uplink.encoder_restarted(),
+            }
+        }
+        Ok::<_, IcecastError>(())
+    }
+    .await;
+    if delivered.is_err() {
+        outbox.gave_up.send_replace(true);
+    }
+    delivered?;
+    uplink.end().await
 }

@@ -10,104 +10,17 @@
 //! certificate made out for another name.
 //!
 //! Errors are read from rustls' types, never from their text: the verifier wraps each refusal with
-//! the presented certificate's fingerprint, and `classify` turns that into an `IcecastError`.
+//! the presented certificate's fingerprint, and `classify` turns that into an `NetError`.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error as TlsError, OtherError, SignatureScheme};
-use serde::{Deserialize, Serialize};
 
-use crate::icecast::IcecastError;
-
-/// A certificate's SHA-256 fingerprint, shown as 32 colon-separated hex pairs (as browsers and
-/// `openssl x509 -fingerprint -sha256` show it).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint(pub [u8; 32]);
-
-impl Fingerprint {
-    pub fn of(certificate: &[u8]) -> Fingerprint {
-        let digest = ring::digest::digest(&ring::digest::SHA256, certificate);
-        Fingerprint(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hex: Vec<String> = self.0.iter().map(|b| format!("{b:02X}")).collect();
-        f.write_str(&hex.join(":"))
-    }
-}
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Why a typed fingerprint was not taken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "\"{0}\" is not a SHA-256 fingerprint. Give the 64 hex digits (0-9, A-F) the error or the server's \
-     owner shows; colons and spaces between them are fine."
-)]
-pub struct BadFingerprint(pub String);
-
-impl FromStr for Fingerprint {
-    type Err = BadFingerprint;
-
-    fn from_str(s: &str) -> Result<Fingerprint, BadFingerprint> {
-        let bad = || BadFingerprint(s.trim().to_string());
-        let digits: Vec<u8> = s
-            .trim()
-            .trim_start_matches("SHA256:")
-            .trim_start_matches("sha256:")
-            .bytes()
-            .filter(|b| !matches!(b, b':' | b' ' | b'-'))
-            .collect();
-        if digits.len() != 64 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in digits.chunks(2).enumerate() {
-            let text = std::str::from_utf8(pair).map_err(|_| bad())?;
-            out[i] = u8::from_str_radix(text, 16).map_err(|_| bad())?;
-        }
-        Ok(Fingerprint(out))
-    }
-}
-
-impl Serialize for Fingerprint {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Fingerprint {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fingerprint, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// A server's own certificate that the person chose to trust.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrustedCertificate {
-    pub host: String,
-    pub port: u16,
-    pub sha256: Fingerprint,
-}
-
-/// A certificate the person could choose to trust: what the app offers with the error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CertificateOffer {
-    pub host: String,
-    pub port: u16,
-    pub sha256: Fingerprint,
-}
+use super::error::NetError;
+use super::trust::Fingerprint;
 
 /// The verifier's refusal, carried through rustls to `classify`.
 #[derive(Debug)]
@@ -284,14 +197,14 @@ pub fn client_config(pin: Option<Fingerprint>) -> Arc<rustls::ClientConfig> {
 
 /// Where the handshake failed, as the person must read it. `pin` is the fingerprint that was
 /// trusted for this server, if any.
-pub fn classify(host: &str, port: u16, pin: Option<Fingerprint>, e: &std::io::Error) -> IcecastError {
+pub fn classify(host: &str, port: u16, pin: Option<Fingerprint>, e: &std::io::Error) -> NetError {
     let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<TlsError>()) else {
         // The server closed or reset the connection instead of answering the handshake.
-        return IcecastError::NotTls {
+        return NetError::NotTls {
             server: authority(host, port),
         };
     };
-    let other = |reason: &str| IcecastError::Tls {
+    let other = |reason: &str| NetError::Tls {
         host: host.to_string(),
         reason: reason.to_string(),
     };
@@ -305,7 +218,7 @@ pub fn classify(host: &str, port: u16, pin: Option<Fingerprint>, e: &std::io::Er
         TlsError::InvalidCertificate(_) => other("its certificate could not be checked"),
         TlsError::InvalidMessage(_)
         | TlsError::InappropriateMessage { .. }
-        | TlsError::InappropriateHandshakeMessage { .. } => IcecastError::NotTls {
+        | TlsError::InappropriateHandshakeMessage { .. } => NetError::NotTls {
             server: authority(host, port),
         },
         TlsError::AlertReceived(_) => other("the server ended the secure handshake"),
@@ -315,52 +228,52 @@ pub fn classify(host: &str, port: u16, pin: Option<Fingerprint>, e: &std::io::Er
 }
 
 /// The refusal in words, logged as such (the log is sent by people too: no rustls debug forms).
-fn certificate(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> IcecastError {
+fn certificate(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> NetError {
     let e = certificate_error(host, port, pin, refused);
     log::info!("certificate {} of {host}:{port} refused: {e}", refused.presented);
     e
 }
 
-fn certificate_error(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> IcecastError {
+fn certificate_error(host: &str, port: u16, pin: Option<Fingerprint>, refused: &Refused) -> NetError {
     let host_s = host.to_string();
     match &refused.cause {
         e if issuer_unknown(e, refused.own)
             || (pin.is_some() && dates_wrong(e) && pin != Some(refused.presented)) =>
         {
             match pin {
-                Some(trusted) => IcecastError::CertificateChanged {
+                Some(trusted) => NetError::CertificateChanged {
                     host: host_s,
                     trusted,
                     presented: refused.presented,
                 },
-                None => IcecastError::UntrustedCertificate {
+                None => NetError::UntrustedCertificate {
                     host: host_s,
                     port,
                     sha256: refused.presented,
                 },
             }
         }
-        e if name_wrong(e) => IcecastError::CertificateWrongHost {
+        e if name_wrong(e) => NetError::CertificateWrongHost {
             host: host_s,
             names: refused.names.join(", "),
         },
         TlsError::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            IcecastError::CertificateExpired { host: host_s }
+            NetError::CertificateExpired { host: host_s }
         }
         TlsError::InvalidCertificate(
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. },
-        ) => IcecastError::CertificateNotYetValid { host: host_s },
-        TlsError::InvalidCertificate(CertificateError::Revoked) => IcecastError::Tls {
+        ) => NetError::CertificateNotYetValid { host: host_s },
+        TlsError::InvalidCertificate(CertificateError::Revoked) => NetError::Tls {
             host: host_s,
             reason: "its certificate has been revoked by the authority that signed it".into(),
         },
         TlsError::InvalidCertificate(
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. },
-        ) => IcecastError::Tls {
+        ) => NetError::Tls {
             host: host_s,
             reason: "its certificate is not made out for a server".into(),
         },
-        _ => IcecastError::Tls {
+        _ => NetError::Tls {
             host: host_s,
             reason: "its certificate is not valid".into(),
         },
@@ -372,41 +285,5 @@ fn authority(host: &str, port: u16) -> String {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_read_with_or_without_colons() {
-        let fp = Fingerprint::of(b"certificate");
-        let shown = fp.to_string();
-        assert_eq!(shown.len(), 32 * 3 - 1);
-        assert_eq!(shown.parse::<Fingerprint>(), Ok(fp));
-        assert_eq!(
-            shown.replace(':', "").to_lowercase().parse::<Fingerprint>(),
-            Ok(fp)
-        );
-        assert_eq!(format!("SHA256:{shown}").parse::<Fingerprint>(), Ok(fp));
-        let short = "AB:CD".parse::<Fingerprint>().unwrap_err().to_string();
-        assert!(
-            short.starts_with("\"AB:CD\" is not a SHA-256 fingerprint."),
-            "{short}"
-        );
-        assert!("zz".repeat(32).parse::<Fingerprint>().is_err());
-    }
-
-    #[test]
-    fn a_pin_is_kept_as_its_text() {
-        let t = TrustedCertificate {
-            host: "localhost".into(),
-            port: 8443,
-            sha256: Fingerprint([0xAB; 32]),
-        };
-        let json = serde_json::to_string(&t).unwrap();
-        assert!(json.contains("\"sha256\":\"AB:AB:"), "{json}");
-        assert_eq!(serde_json::from_str::<TrustedCertificate>(&json).unwrap(), t);
     }
 }

@@ -1,0 +1,50 @@
+//! What a broadcast is started with besides its settings, and what it did once over.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::transcode::ffmpeg::Ffmpeg;
+
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub ffmpeg: Ffmpeg,
+    /// Read the input at the media's own pace (a finished file played live); recorder chunks
+    /// already arrive at that pace.
+    pub realtime_input: bool,
+    /// How often the listener count is read from the server's status page.
+    pub listener_poll: Duration,
+    /// Keep every chunk in a file in this folder (see `Recording`), written before it is queued.
+    pub record_to: Option<PathBuf>,
+}
+
+impl SessionOptions {
+    pub fn new(ffmpeg: Ffmpeg) -> Self {
+        SessionOptions {
+            ffmpeg,
+            realtime_input: false,
+            listener_poll: Duration::from_secs(5),
+            record_to: None,
+        }
+    }
+}
+
+/// What a finished broadcast did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub bytes_in: u64,
+    pub bytes_sent: u64,
+    pub live_for: Duration,
+    /// How often the stream had a gap: the server was away, or the encoder was restarted.
+    pub gaps: u64,
+}
+
+impl Summary {
+    /// Whether listeners got everything, in one sentence.
+    pub fn delivery(&self) -> String {
+        match self.gaps {
+            0 => "Everything recorded was sent.".into(),
+            1 => "The stream had one gap while it recovered; the local recording has everything.".into(),
+            n => format!("The stream had {n} gaps while it recovered; the local recording has everything."),
+        }
+    }
+}
