@@ -25,8 +25,33 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    sidecar_is_there();
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
     )
     .expect("tauri-build");
+}
+
+/// Windows and macOS bundle ffmpeg beside the app (tauri.{windows,macos}.conf.json): without it,
+/// tauri-build panics with a path and nothing on what to do, so say it first.
+fn sidecar_is_there() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os != "windows" && os != "macos" {
+        return;
+    }
+    let triple = std::env::var("TARGET").unwrap_or_default();
+    let (exe, name) = if os == "windows" {
+        (".exe", "Windows")
+    } else {
+        ("", "macOS")
+    };
+    let sidecar = format!("packaging/binaries/ffmpeg-{triple}{exe}");
+    println!("cargo:rerun-if-changed={sidecar}");
+    if !std::path::Path::new(&sidecar).exists() {
+        eprintln!(
+            "The app bundles ffmpeg on {name}, and {sidecar} is not there yet. Run packaging/fetch-ffmpeg \
+             first (in Git Bash on Windows): it places an LGPL ffmpeg build there and checks it."
+        );
+        std::process::exit(1);
+    }
 }

@@ -15,6 +15,11 @@
 //! bench/RESULTS.md (block ipc, ipc-socket or ipc-socket-sizes; -quiet when quiet), with the date,
 //! the machine and the versions.
 
+// Linux only: it starts the release app under Xvfb and reads the webview's CPU from /proc.
+// Elsewhere it is left out (no_main), so that Windows and macOS checks of every target pass.
+#![cfg_attr(not(target_os = "linux"), no_main)]
+#![cfg(target_os = "linux")]
+
 #[allow(dead_code)]
 #[path = "../tests/e2e/desktop.rs"]
 mod desktop;

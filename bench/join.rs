@@ -11,6 +11,11 @@
 //! run, the floor (bench/floor.rs: ffmpeg alone, straight to `icecast://`), fed the same chunks at
 //! the same moments on a mount of its own, joined at the same moments.
 
+// Linux only: it starts Debian's icecast2 and ffmpeg on loopback.
+// Elsewhere it is left out (no_main), so that Windows and macOS checks of every target pass.
+#![cfg_attr(not(target_os = "linux"), no_main)]
+#![cfg(target_os = "linux")]
+
 mod floor;
 mod report;
 // Uses the keyed scan only.

@@ -15,6 +15,11 @@
 //! engine writes these mounts itself; the floor is ffmpeg copying them to `icecast://` as the old
 //! relay did (bench/floor.rs).
 
+// Linux only: it starts Debian's icecast2 and ffmpeg on loopback.
+// Elsewhere it is left out (no_main), so that Windows and macOS checks of every target pass.
+#![cfg_attr(not(target_os = "linux"), no_main)]
+#![cfg(target_os = "linux")]
+
 mod floor;
 // Uses the keyed scan only.
 mod keyed;

@@ -4,7 +4,9 @@
 
 use tauri::WebviewWindow;
 
-/// Set in tests: WebKitGTK's fake camera and microphone, for machines without hardware.
+/// Set in tests: WebKitGTK's fake camera and microphone, for machines without hardware (Linux only:
+/// WebView2 and WKWebView have no such setting).
+#[cfg(target_os = "linux")]
 pub const MOCK_CAPTURE_ENV: &str = "ICECREAM_MOCK_CAPTURE";
 
 #[cfg(target_os = "linux")]

@@ -2,6 +2,9 @@
 //! microphone, driven like a person through tauri-driver + WebKitWebDriver, broadcasting to a real
 //! Icecast on 127.0.0.1 and checked by a real listener.
 
+// Linux only: the app's webview here is WebKitGTK, driven through WebKitWebDriver under Xvfb.
+#![cfg(target_os = "linux")]
+
 mod desktop;
 mod journeys;
 mod session_bus;

@@ -2,6 +2,10 @@
 //! harbor, a real ffmpeg and a real browser (Debian chromium) as listener, fed with the real recorder
 //! output in shared/corpus.
 
+// Linux only: the servers are Debian's icecast2 and liquidsoap, the listener Debian's chromium,
+// and children are tied to the test's life with prctl(PR_SET_PDEATHSIG).
+#![cfg(target_os = "linux")]
+
 mod browser;
 #[path = "../../../bench/chromium.rs"]
 mod chromium;
