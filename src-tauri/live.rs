@@ -40,6 +40,7 @@ impl Live {
         let ffmpeg = Ffmpeg::locate().map_err(|e| e.to_string())?;
         let mut opts = SessionOptions::new(ffmpeg);
         opts.record_to = record_to;
+        opts.first_bytes_within = Some(icecream_engine::session::RECORDER_FIRST_BYTES);
         let session = Session::start(settings.clone(), opts).map_err(|e| e.to_string())?;
         let mut rx = session.status();
         log::info!(

@@ -23,4 +23,10 @@ pub enum MediaError {
          microphone work, then go live again."
     )]
     NoMedia,
+    #[error(
+        "The camera and microphone gave nothing to send in {seconds} seconds, so the broadcast \
+         stopped before it began. Check that they work and that no other program is using them, or \
+         choose another capture method in Settings → Advanced, then go live again."
+    )]
+    NothingCaptured { seconds: u64 },
 }

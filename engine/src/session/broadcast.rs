@@ -199,7 +199,10 @@ pub(super) async fn run(
     let _composer = super::routes::compose(status.clone(), &routes, over.clone());
     // Log in while the first chunk is on its way: a wrong password shows at once, and the mounts
     // are listed before media flows.
-    let (conns, input) = tokio::try_join!(super::routes::log_in(&routes), sniff_input(&mut rx))?;
+    let (conns, input) = tokio::try_join!(
+        super::routes::log_in(&routes),
+        sniff_input(&mut rx, opts.first_bytes_within)
+    )?;
     let Some((container, mut head)) = input else {
         for conn in conns.into_iter().flatten() {
             conn.close().await?;

@@ -2,6 +2,7 @@
 //! slows the recorder instead of growing memory), told apart by container, and copied to each stream.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -124,11 +125,25 @@ impl Input {
     }
 }
 
-/// Collects the first bytes until the container can be told. None: the input ended empty.
-pub(super) async fn sniff_input(rx: &mut Input) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
+/// Collects the first bytes until the container can be told. None: the input ended empty. With
+/// `first_within`, an input that has given no byte by then (empty chunks count for nothing) fails.
+pub(super) async fn sniff_input(
+    rx: &mut Input,
+    first_within: Option<Duration>,
+) -> Result<Option<(Container, Vec<u8>)>, SessionError> {
     let mut head = Vec::new();
+    let deadline = first_within.map(|d| (tokio::time::Instant::now() + d, d));
     while head.len() < format::SNIFF_LEN {
-        match rx.next().await {
+        let next =
+            match deadline {
+                Some((at, waited)) if head.is_empty() => tokio::time::timeout_at(at, rx.next())
+                    .await
+                    .map_err(|_| MediaError::NothingCaptured {
+                        seconds: waited.as_secs(),
+                    })?,
+                _ => rx.next().await,
+            };
+        match next {
             Some(chunk) => head.extend_from_slice(&chunk),
             None if head.is_empty() => return Ok(None),
             None => break,

@@ -21,5 +21,5 @@ pub mod uplink;
 pub use broadcast::Session;
 pub use error::SessionError;
 pub use intake::ChunkSender;
-pub use options::{SessionOptions, Summary};
+pub use options::{SessionOptions, Summary, RECORDER_FIRST_BYTES};
 pub use recording::{Recording, RecordingError};

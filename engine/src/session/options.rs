@@ -15,7 +15,15 @@ pub struct SessionOptions {
     pub listener_poll: Duration,
     /// Keep every chunk in a file in this folder (see `Recording`), written before it is queued.
     pub record_to: Option<PathBuf>,
+    /// A live recorder gives its first bytes within a second; one that has given nothing by then
+    /// never will (WebKit's recorder asked for a rate it cannot encode), so the broadcast fails with
+    /// a sentence instead of showing "Connecting…" for ever. None: wait as long as it takes (a file
+    /// or a pipe read by the CLI).
+    pub first_bytes_within: Option<Duration>,
 }
+
+/// How long the app waits for the recorder's first bytes (`SessionOptions::first_bytes_within`).
+pub const RECORDER_FIRST_BYTES: Duration = Duration::from_secs(5);
 
 impl SessionOptions {
     pub fn new(ffmpeg: Ffmpeg) -> Self {
@@ -24,6 +32,7 @@ impl SessionOptions {
             realtime_input: false,
             listener_poll: Duration::from_secs(5),
             record_to: None,
+            first_bytes_within: None,
         }
     }
 }

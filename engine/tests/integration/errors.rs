@@ -2,13 +2,22 @@
 
 use std::time::{Duration, Instant};
 
+use icecream_engine::session::RECORDER_FIRST_BYTES;
 use icecream_engine::{MountFormat, Secret, Session, SessionError, State};
 
 use crate::support::*;
 
 /// Starts a session with `settings`, feeds it `chunks`, and returns the sentence it failed with.
 async fn failure(settings: icecream_engine::Settings, chunks: Vec<Vec<u8>>) -> String {
-    let session = Session::start(settings, options()).unwrap();
+    failure_with(settings, options(), chunks).await
+}
+
+async fn failure_with(
+    settings: icecream_engine::Settings,
+    opts: icecream_engine::SessionOptions,
+    chunks: Vec<Vec<u8>>,
+) -> String {
+    let session = Session::start(settings, opts).unwrap();
     for c in chunks {
         if session.push(c).await.is_err() {
             break;
@@ -31,6 +40,36 @@ async fn failure(settings: icecream_engine::Settings, chunks: Vec<Vec<u8>>) -> S
         "the status carries the same sentence"
     );
     err.to_string()
+}
+
+/// WebKit's recorder asked for a rate its encoder cannot take gives nothing at all, not even empty
+/// chunks' worth of header: the app said "Connecting…" for 47 s. Now the sentence comes once the
+/// app's wait for the first bytes is over, and the mount is given back.
+#[tokio::test]
+async fn a_recorder_that_gives_nothing_is_told_in_seconds() {
+    let ice = Icecast::start().await;
+    let mut opts = options();
+    opts.first_bytes_within = Some(RECORDER_FIRST_BYTES);
+    let started = Instant::now();
+    // Empty chunks are what such a recorder hands over, when it hands over anything.
+    let sentence = failure_with(
+        ice.settings("/silent", MountFormat::WebmAudio),
+        opts,
+        vec![Vec::new(); 3],
+    )
+    .await;
+    let waited = started.elapsed();
+    assert_eq!(
+        sentence,
+        "The camera and microphone gave nothing to send in 5 seconds, so the broadcast stopped before \
+         it began. Check that they work and that no other program is using them, or choose another \
+         capture method in Settings → Advanced, then go live again."
+    );
+    assert!(
+        waited >= RECORDER_FIRST_BYTES && waited < RECORDER_FIRST_BYTES + Duration::from_secs(5),
+        "told once the wait is over, not before nor long after: {waited:?}"
+    );
+    assert!(ice.wait_mount("/silent", false).await, "the mount is given back");
 }
 
 #[tokio::test]
