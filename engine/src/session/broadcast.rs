@@ -1,10 +1,6 @@
-//! One broadcast: recorder chunks in, the mount's stream made from them, the Icecast mount out.
+//! One broadcast (`Session`): its start, its streams, its destinations and its end. The way a chunk
+//! goes is drawn in `session/mod.rs`.
 //!
-//! ```text
-//! push(chunk) ─► recording, then bounded queue ─┬► passthrough: the engine's own WebM / Ogg Opus
-//!                                               └► encoder: ffmpeg (restarted if it dies)
-//!                          ─► outbox ─► sender: Uplink (PUT /mount, reconnect, drop when too slow)
-//! ```
 //! WebM whose codecs the mount can carry is rewritten block by block by the engine (no ffmpeg);
 //! everything else is transcoded by ffmpeg, whose WebM output is rewritten the same way.
 //! Stop closes the queue; what was captured is written or encoded and sent before the connection
@@ -189,7 +185,7 @@ impl Session {
     }
 }
 
-pub(super) async fn run(
+async fn run(
     routes: Vec<Arc<Route>>,
     opts: SessionOptions,
     mut rx: Input,
@@ -291,7 +287,7 @@ pub(super) async fn run(
 }
 
 /// One encode's stream and the destinations it goes to.
-pub(super) struct Stream {
+struct Stream {
     encode: Encode,
     routes: Vec<Arc<Route>>,
     lanes: Arc<Lanes>,
