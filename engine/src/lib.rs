@@ -6,6 +6,7 @@
 //! `session/uplink/` per destination) ─► `icecast/` (the source protocol) ─► `net/` (TCP, TLS and
 //! trust). Beside the path: `settings/`, `secrets/`, and `status` (what the app and CLI show).
 
+pub mod capture;
 pub mod icecast;
 pub mod input;
 pub mod media;

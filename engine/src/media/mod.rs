@@ -11,6 +11,7 @@ mod error;
 pub mod fmp4;
 pub mod format;
 pub mod ogg_opus;
+pub mod pcm_mka;
 pub mod remux;
 pub mod webm_reader;
 pub mod webm_writer;

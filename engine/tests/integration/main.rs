@@ -21,6 +21,7 @@ mod recording;
 mod replayed_servers;
 mod secrets;
 mod slow_network;
+mod sound;
 mod stats;
 mod stop;
 mod support;

@@ -14,7 +14,10 @@ use icecream_engine::{Ffmpeg, LocalIcecast, LocalOptions, MountFormat, Session, 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod harbor;
+pub mod pulse;
+pub mod sound;
 pub use harbor::Harbor;
+pub use pulse::Pulse;
 
 /// Every source password handed out in this test process, for the checks that logs hold none.
 pub static PASSWORDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -116,6 +119,24 @@ pub struct Listener {
 
 impl Listener {
     pub async fn connect(ep: &Endpoint, mount: &str) -> Listener {
+        Listener::try_connect(ep, mount)
+            .await
+            .expect("listener gets an answer")
+    }
+
+    /// Once the mount serves listeners: Icecast drops a WebM listener that comes before the
+    /// stream's first Cluster, although the mount is listed from the source's login.
+    pub async fn connect_when_served(ep: &Endpoint, mount: &str) -> Listener {
+        for _ in 0..50 {
+            if let Some(l) = Listener::try_connect(ep, mount).await {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{mount} never served a listener");
+    }
+
+    async fn try_connect(ep: &Endpoint, mount: &str) -> Option<Listener> {
         let mut conn = icecream_engine::net::connect(ep)
             .await
             .expect("listener connects");
@@ -124,17 +145,14 @@ impl Listener {
             ep.authority()
         );
         conn.write_all(req.as_bytes()).await.unwrap();
-        let head = icecream_engine::net::read_head(&mut conn)
-            .await
-            .unwrap()
-            .expect("listener gets an answer");
+        let head = icecream_engine::net::read_head(&mut conn).await.unwrap()?;
         assert_eq!(head.status, 200, "listener was refused: {head:?}");
         let task = tokio::spawn(async move {
             let mut body = Vec::new();
             let _ = tokio::time::timeout(Duration::from_secs(90), conn.read_to_end(&mut body)).await;
             body
         });
-        Listener { task }
+        Some(Listener { task })
     }
 
     /// Everything received, once the server has closed the stream.

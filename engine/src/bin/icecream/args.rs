@@ -9,13 +9,19 @@ use icecream_engine::{MountFormat, SavedPassword, Secret, Settings};
 use clap::Args;
 
 #[derive(Args, Debug)]
+#[group(id = "source", required = true, multiple = false, args = ["input", "device"])]
 pub(crate) struct StreamArgs {
     #[command(flatten)]
     pub(crate) server: ServerArgs,
     /// What to send: a WebM or MP4 file, "-" for standard input, or a folder of recorder chunks
     /// (chunk-NNNNN.bin files and chunks.tsv with their arrival times).
     #[arg(short, long, value_name = "PATH")]
-    pub(crate) input: PathBuf,
+    pub(crate) input: Option<PathBuf>,
+    /// Broadcast a sound input of this computer instead: its name or id as `icecream devices`
+    /// lists them, or "default". Captured at 48 kHz; a lost input is replaced by silence until it
+    /// returns, and the broadcast goes on.
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) device: Option<String>,
     /// Send as fast as possible instead of at the media's own pace (for tests and benchmarks).
     #[arg(long)]
     pub(crate) fast: bool,

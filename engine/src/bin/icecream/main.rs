@@ -1,6 +1,7 @@
 //! `icecream`: the headless broadcaster, on the same engine as the desktop app.
 
 mod args;
+mod devices;
 mod metadata;
 mod settings;
 mod status;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 use icecream_engine::MountFormat;
 
 use args::{ServerArgs, StreamArgs};
+use devices::devices;
 use metadata::metadata;
 use settings::show_settings;
 use stream::stream;
@@ -44,8 +46,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Go live: send a recording, standard input, or a folder of recorder chunks to the mount.
+    /// Go live: send a sound input (--device), a recording, standard input, or a folder of
+    /// recorder chunks to the mount.
     Stream(StreamArgs),
+    /// List this computer's sound inputs, for `stream --device`: microphones, sound cards, and the
+    /// monitors of its outputs ("what this computer plays").
+    Devices,
     /// Check the server, the username and password, and that the mount is free, without going live.
     TestConnection(ServerArgs),
     /// Set the title listeners see ("now playing") on a live MP3 or Ogg mount.
@@ -97,6 +103,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Stream(args) => stream(args).await,
+        Command::Devices => devices(),
         Command::TestConnection(server) => test_connection(server).await,
         Command::Metadata { server, title } => metadata(server, title).await,
         Command::Settings { server, save } => show_settings(server, save),

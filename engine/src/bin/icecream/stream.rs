@@ -1,4 +1,5 @@
-//! `icecream stream`: go live from a recording, standard input or a folder of chunks; stop on Ctrl-C.
+//! `icecream stream`: go live from a sound input, a recording, standard input or a folder of
+//! chunks; stop on Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,22 @@ use crate::test_connection::trust_hint;
 
 pub(crate) async fn stream(args: StreamArgs) -> Result<(), String> {
     let s = checked(&args.server)?;
-    stream_with(s, &args.input, args.fast, args.ffmpeg, args.record).await
+    let source = match (&args.device, &args.input) {
+        (Some(name), _) => {
+            // A sound card has no picture: say so before opening it, not as a broken stream.
+            if let Some((_, d)) = s.enabled().find(|(_, d)| d.format.has_video()) {
+                return Err(format!(
+                    "a sound input has no picture, and {} is a {} mount. Choose a sound format with --format (ogg-opus, webm-audio, mp3, ogg-flac, ogg-vorbis or aac).",
+                    d.server.mount,
+                    d.format.label()
+                ));
+            }
+            Source::device(name)?
+        }
+        (None, Some(path)) => Source::open(path)?,
+        (None, None) => return Err("say what to send: --device NAME or --input PATH.".into()),
+    };
+    stream_from(s, source, args.fast, args.ffmpeg, args.record).await
 }
 
 /// The recording at `path` (a WebM file or a chunk folder) ready to loop, or why it cannot.
@@ -35,16 +51,6 @@ pub(crate) fn looped_recording(path: &std::path::Path) -> Result<input::Looped, 
     input::Looped::from_bytes(&bytes).map_err(|e| e.to_string())
 }
 
-pub(crate) async fn stream_with(
-    s: Settings,
-    input: &std::path::Path,
-    fast: bool,
-    ffmpeg: Option<PathBuf>,
-    record: Option<PathBuf>,
-) -> Result<(), String> {
-    stream_from(s, Source::open(input)?, fast, ffmpeg, record).await
-}
-
 pub(crate) async fn stream_from(
     s: Settings,
     source: Source,
@@ -61,30 +67,40 @@ pub(crate) async fn stream_from(
     log::info!("ffmpeg, if this format needs it: {}", ffmpeg.path.display());
 
     let mut opts = SessionOptions::new(ffmpeg);
-    opts.realtime_input = matches!(source, Source::File(_) | Source::Looped(_)) && !fast;
+    opts.realtime_input = matches!(&source, Source::File(_) | Source::Looped(_)) && !fast;
     opts.record_to = record;
     let session = Session::start(s, opts).map_err(|e| e.to_string())?;
     eprintln!("Going live at {} …", session.listen_url);
     let printer = tokio::spawn(print_status(session.status()));
+    let capture_status = match &source {
+        Source::Device(capture) => {
+            let status = capture.status();
+            tokio::spawn(crate::devices::print_capture(status.clone()));
+            Some(status)
+        }
+        _ => None,
+    };
 
     let mut status = session.status();
     let failed = async move {
         let _ = status.wait_for(|s| s.state.is_final()).await;
     };
+    // A capture is moved into its feed: dropping it (Ctrl-C, a failure) closes the input.
     let fed = async {
-        match &source {
-            Source::Chunks(entries) => input::replay_chunks(&session, entries, !fast, |_| {}).await,
+        match source {
+            Source::Device(capture) => capture.run(&session).await.map(|()| 0).map_err(InputError::from),
+            Source::Chunks(entries) => input::replay_chunks(&session, &entries, !fast, |_| {}).await,
             Source::File(path) => {
-                let f = tokio::fs::File::open(path).await.map_err(|e| InputError::Read {
+                let f = tokio::fs::File::open(&path).await.map_err(|e| InputError::Read {
                     path: path.clone(),
                     reason: icecream_engine::plain_io_reason(&e),
                 })?;
-                input::pump_reader(&session, f, path).await
+                input::pump_reader(&session, f, &path).await
             }
             Source::Stdin => {
                 input::pump_reader(&session, tokio::io::stdin(), "standard input".as_ref()).await
             }
-            Source::Looped(looped) => input::push_looped(&session, looped).await,
+            Source::Looped(looped) => input::push_looped(&session, &looped).await,
         }
     };
     let input_error = tokio::select! {
@@ -118,7 +134,19 @@ pub(crate) async fn stream_from(
         (Ok(summary), Some(InputError::Session(_)) | None) => Ok(summary),
         (Ok(_), Some(e)) => Err(e.to_string()),
     }
-    .map(|summary| eprintln!("Stopped. {}", summary.delivery()))
+    .map(|summary| {
+        // Never "everything was sent" when the input lost some on the way in.
+        let lost = capture_status.and_then(|s| s.borrow().losses());
+        match lost {
+            Some(lost) => eprintln!(
+                "Stopped. {lost} {}",
+                summary
+                    .delivery()
+                    .replace("Everything recorded", "Everything else captured")
+            ),
+            None => eprintln!("Stopped. {}", summary.delivery()),
+        }
+    })
     .and_then(|()| match missed.is_empty() {
         true => Ok(()),
         false => Err(format!(
@@ -134,9 +162,22 @@ pub(crate) enum Source {
     Stdin,
     /// A recording played over and over until Ctrl-C.
     Looped(Box<input::Looped>),
+    /// A sound input of this computer, already capturing.
+    Device(Box<icecream_engine::capture::Capture>),
 }
 
 impl Source {
+    pub(crate) fn device(name: &str) -> Result<Source, String> {
+        let capture = icecream_engine::capture::Capture::open(Some(name)).map_err(|e| e.to_string())?;
+        eprintln!(
+            "Capturing {} ({} channel{}) …",
+            capture.device.name,
+            capture.device.channels,
+            if capture.device.channels == 1 { "" } else { "s" }
+        );
+        Ok(Source::Device(Box::new(capture)))
+    }
+
     pub(crate) fn open(path: &std::path::Path) -> Result<Source, String> {
         if path.as_os_str() == "-" {
             Ok(Source::Stdin)

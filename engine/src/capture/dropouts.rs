@@ -1,0 +1,124 @@
+//! Sound the system lost on its way in, found by the sample clock: samples arrive a little after
+//! they were captured, and the least of that delay over a second is the path's own latency. When
+//! samples are lost, every later one arrives that much "later" than its count says, for good; a
+//! late callback, by contrast, catches up within the second. A device clock that runs slower than
+//! the computer's raises it too, but by parts per million, which is followed without counting.
+
+use std::time::Duration;
+
+/// How long a window of arrivals is before its least delay is compared.
+const WINDOW_SECS: f64 = 1.0;
+/// A rise in the least delay above this is sound lost.
+const LOST_ABOVE_SECS: f64 = 0.004;
+/// What a device clock's drift may add per window (1000 ppm: ten times the worst crystal's).
+const DRIFT_PER_WINDOW_SECS: f64 = 0.001;
+
+#[derive(Debug)]
+pub struct Dropouts {
+    rate: f64,
+    frames: u64,
+    /// The path's latency as last settled.
+    base: Option<f64>,
+    window_start: Option<f64>,
+    window_min: f64,
+    pub count: u32,
+    pub lost: Duration,
+}
+
+impl Dropouts {
+    pub fn new(rate: u32) -> Dropouts {
+        Dropouts {
+            rate: f64::from(rate),
+            frames: 0,
+            base: None,
+            window_start: None,
+            window_min: f64::INFINITY,
+            count: 0,
+            lost: Duration::ZERO,
+        }
+    }
+
+    /// `frames` more arrived at `at` seconds (any fixed origin); returns a dropout found now.
+    pub fn arrived(&mut self, frames: usize, at: f64) -> Option<Duration> {
+        self.frames += frames as u64;
+        let delay = at - self.frames as f64 / self.rate;
+        self.window_min = self.window_min.min(delay);
+        let start = *self.window_start.get_or_insert(at);
+        if at - start < WINDOW_SECS {
+            return None;
+        }
+        let least = std::mem::replace(&mut self.window_min, f64::INFINITY);
+        self.window_start = Some(at);
+        let Some(base) = self.base else {
+            self.base = Some(least);
+            return None;
+        };
+        if least - base > LOST_ABOVE_SECS {
+            self.base = Some(least);
+            let gap = Duration::from_secs_f64(least - base);
+            self.count += 1;
+            self.lost += gap;
+            return Some(gap);
+        }
+        self.base = Some(least.min(base + DRIFT_PER_WINDOW_SECS));
+        None
+    }
+
+    /// The input was away and came back: its latency is learned again, what went meanwhile was
+    /// silence the broadcast sent, not a dropout.
+    pub fn restart(&mut self, frames_so_far: u64) {
+        *self = Dropouts {
+            count: self.count,
+            lost: self.lost,
+            frames: frames_so_far,
+            ..Dropouts::new(self.rate as u32)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10 ms blocks for `secs`, each arriving `latency` plus up to 30 ms of scheduling late.
+    fn feed(d: &mut Dropouts, from: f64, secs: f64, latency: f64) -> Vec<Duration> {
+        let mut found = Vec::new();
+        let mut late = 0.0;
+        for block in 1..=(secs * 100.0).round() as u32 {
+            let t = from + f64::from(block) * 0.010;
+            late = (late + 0.013) % 0.030;
+            found.extend(d.arrived(480, t + latency + late));
+        }
+        found
+    }
+
+    #[test]
+    fn late_callbacks_and_slow_drift_are_not_dropouts() {
+        let mut d = Dropouts::new(48_000);
+        assert!(feed(&mut d, 0.0, 30.0, 0.020).is_empty());
+        // A clock 200 ppm slow: 6 ms over 30 s, followed.
+        let mut found = Vec::new();
+        for s in 0..30 {
+            found.extend(feed(
+                &mut d,
+                30.0 + f64::from(s),
+                1.0,
+                0.020 + 0.0002 * f64::from(s),
+            ));
+        }
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(d.count, 0);
+    }
+
+    #[test]
+    fn lost_sound_is_counted_with_its_length() {
+        let mut d = Dropouts::new(48_000);
+        assert!(feed(&mut d, 0.0, 5.0, 0.020).is_empty());
+        // 40 ms of samples never came: the same arrivals now carry counts 40 ms short.
+        let found = feed(&mut d, 5.0, 5.0, 0.060);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!((found[0].as_secs_f64() - 0.040).abs() < 0.002, "{:?}", found[0]);
+        assert!(feed(&mut d, 10.0, 5.0, 0.060).is_empty());
+        assert_eq!(d.count, 1);
+    }
+}

@@ -1,0 +1,203 @@
+//! Captured sound into a broadcast: 20 ms blocks of PCM in Matroska pushed to the session, the
+//! sample count as the stream's clock; silence in the input's place while it is away, so the
+//! broadcast goes on and listeners stay connected; what was lost on the way in counted and told.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::device::{DeviceThread, Event};
+use super::devices::InputDevice;
+use super::dropouts::Dropouts;
+use super::level::{Level, Meter};
+use super::CaptureError;
+use crate::media::pcm_mka::{PcmWriter, RATE};
+use crate::session::{Session, SessionError};
+
+/// 20 ms: Opus's frame, and a block ffmpeg takes without waiting for more.
+const BLOCK_FRAMES: usize = 960;
+/// The meter is told this often (in blocks): 10 times a second.
+const METER_BLOCKS: u32 = 5;
+
+/// What the input is doing, for the status line and the app.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CaptureStatus {
+    /// The input's name, as the system gives it.
+    pub device: String,
+    /// Why it is away, while it is (silence is sent meanwhile).
+    pub away: Option<String>,
+    /// Sound the system lost on its way in: how often, and how much in all.
+    pub dropouts: u32,
+    pub lost: Duration,
+    /// How long silence stood in for the input, in all.
+    pub away_for: Duration,
+    /// Each channel's level over the last tenth of a second, in dBFS.
+    pub levels: Vec<Level>,
+}
+
+impl CaptureStatus {
+    /// What a listener missed of the sound, in a sentence; None when nothing was.
+    pub fn losses(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.dropouts > 0 {
+            let times = match self.dropouts {
+                1 => "once".to_string(),
+                n => format!("{n} times"),
+            };
+            parts.push(format!(
+                "The sound input dropped out {times} ({} ms lost in all).",
+                self.lost.as_millis()
+            ));
+        }
+        if !self.away_for.is_zero() {
+            parts.push(format!(
+                "The sound input was away for {:.1} s; listeners heard silence then.",
+                self.away_for.as_secs_f64()
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+/// An open input, ready to feed a broadcast.
+pub struct Capture {
+    /// Held, not read: dropping it stops the input.
+    _thread: DeviceThread,
+    events: mpsc::Receiver<Event>,
+    pub device: InputDevice,
+    status: watch::Sender<CaptureStatus>,
+}
+
+impl Capture {
+    /// Opens the input `wanted` names (its id or its name; None or "default": the system's
+    /// default) and starts capturing at once, so the first sound is not lost.
+    pub fn open(wanted: Option<&str>) -> Result<Capture, CaptureError> {
+        let (thread, device, events) = DeviceThread::start(wanted.map(str::to_string))?;
+        let (status, _) = watch::channel(CaptureStatus {
+            device: device.name.clone(),
+            ..CaptureStatus::default()
+        });
+        Ok(Capture {
+            _thread: thread,
+            events,
+            device,
+            status,
+        })
+    }
+
+    pub fn status(&self) -> watch::Receiver<CaptureStatus> {
+        self.status.subscribe()
+    }
+
+    /// Feeds `session` until it stops taking sound (Stop, or the broadcast failed).
+    pub async fn run(mut self, session: &Session) -> Result<(), SessionError> {
+        let channels = usize::from(self.device.channels);
+        let block = BLOCK_FRAMES * channels;
+        let (mut writer, header) = PcmWriter::new(self.device.channels);
+        session.push(header).await?;
+        let origin = Instant::now();
+        let mut dropouts = Dropouts::new(RATE);
+        let mut meter = Meter::new(channels);
+        let mut pending: Vec<f32> = Vec::with_capacity(block * 2);
+        // Since when silence stands in, how many frames of it went, and the opening lost.
+        let mut away: Option<(Instant, u64, u32)> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut blocks = 0u32;
+        loop {
+            let mut out: Vec<Vec<f32>> = Vec::new();
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    None => return Ok(()),
+                    Some(Event::Samples { data, at, opening }) => {
+                        match away {
+                            Some((_, _, lost)) if opening <= lost => continue,
+                            Some((since, _, _)) => {
+                                away = None;
+                                self.back(since, &mut dropouts, writer.frames());
+                            }
+                            None => {}
+                        }
+                        let at = at.saturating_duration_since(origin).as_secs_f64();
+                        if let Some(gap) = dropouts.arrived(data.len() / channels, at) {
+                            log::warn!("The sound input dropped {} ms of sound.", gap.as_millis());
+                            self.status.send_modify(|s| {
+                                s.dropouts = dropouts.count;
+                                s.lost = dropouts.lost;
+                            });
+                        }
+                        pending.extend_from_slice(&data);
+                        while pending.len() >= block {
+                            out.push(pending.drain(..block).collect());
+                        }
+                    }
+                    Some(Event::Overrun) => log::warn!("The sound system reported lost sound (an overrun)."),
+                    Some(Event::Lost { reason, opening }) => {
+                        // What came before the loss goes out whole, padded to a block.
+                        if !pending.is_empty() {
+                            pending.resize(block, 0.0);
+                            out.push(std::mem::take(&mut pending));
+                        }
+                        away = Some((Instant::now(), 0, opening));
+                        self.status.send_modify(|s| s.away = Some(reason));
+                    }
+                },
+                _ = tick.tick(), if away.is_some() => {
+                    let (since, sent, _) = away.as_mut().expect("only while away");
+                    let due = (since.elapsed().as_secs_f64() * f64::from(RATE)) as u64;
+                    while *sent + BLOCK_FRAMES as u64 <= due {
+                        out.push(vec![0.0; block]);
+                        *sent += BLOCK_FRAMES as u64;
+                    }
+                }
+            }
+            for samples in out {
+                meter.add(&samples);
+                blocks += 1;
+                if blocks.is_multiple_of(METER_BLOCKS) {
+                    let levels = meter.take();
+                    self.status.send_modify(|s| s.levels = levels);
+                }
+                session.push(writer.write(&samples)).await?;
+            }
+        }
+    }
+
+    fn back(&self, since: Instant, dropouts: &mut Dropouts, frames: u64) {
+        dropouts.restart(frames);
+        log::info!(
+            "Sound is back after {:.1} s of silence.",
+            since.elapsed().as_secs_f64()
+        );
+        self.status.send_modify(|s| {
+            s.away = None;
+            s.away_for += since.elapsed();
+        });
+    }
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_are_told_in_a_sentence_and_nothing_lost_in_none() {
+        let mut s = CaptureStatus::default();
+        assert_eq!(s.losses(), None);
+        s.dropouts = 2;
+        s.lost = Duration::from_millis(40);
+        s.away_for = Duration::from_millis(3200);
+        assert_eq!(
+            s.losses().unwrap(),
+            "The sound input dropped out 2 times (40 ms lost in all). The sound input was away for 3.2 s; listeners heard silence then."
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! Sound from this computer's own inputs (a microphone, a mixer, what it plays), read at the
+//! device's clock as 48 kHz float and pushed into a broadcast as PCM in Matroska: the stage
+//! before the session's intake, beside `input/`'s files and chunks.
+//!
+//! ```text
+//! system's audio thread ─► device (its own thread; reopens a lost input) ─► feed: 20 ms blocks,
+//!   sample clock, dropouts, silence while away, levels ─► Session::push
+//! ```
+
+mod device;
+mod devices;
+mod dropouts;
+mod error;
+mod feed;
+mod level;
+
+pub use devices::{inputs, InputDevice};
+pub use error::CaptureError;
+pub use feed::{Capture, CaptureStatus};
+pub use level::Level;

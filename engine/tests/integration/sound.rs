@@ -1,0 +1,303 @@
+//! Sound from a real sound server, as listeners hear it: PulseAudio started by the test with a
+//! null sink and a microphone remapped from its monitor, a stereo test signal played into it with
+//! paplay, the CLI broadcasting the microphone (`--device`) to Ogg Opus, WebM audio, MP3 and Ogg
+//! FLAC mounts at once, and each listener's copy decoded and laid against the source sample by
+//! sample: channels together, nothing missing or moved, levels kept, FLAC exact.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use icecream_engine::MountFormat;
+
+use crate::support::sound::{self, Heard};
+use crate::support::*;
+
+const MOUNTS: [(&str, MountFormat); 4] = [
+    ("/sound.opus", MountFormat::OggOpus),
+    ("/sound.webm", MountFormat::WebmAudio),
+    ("/sound.mp3", MountFormat::Mp3),
+    ("/sound.oga", MountFormat::OggFlac),
+];
+
+/// The CLI broadcasting the microphone to every mount of `MOUNTS`, its words going to `log`.
+fn broadcast_mic(ice: &Icecast, pulse: &Pulse, dir: &Path, mounts: &[(&str, MountFormat)]) -> Child {
+    let mut settings = ice.settings(mounts[0].0, mounts[0].1);
+    for (i, (mount, format)) in mounts.iter().enumerate().skip(1) {
+        let mut d = ice.server.destination(mount, *format);
+        d.name = format!("Mount {}", i + 1);
+        settings.destinations.push(d);
+    }
+    let file = dir.join("sound.json");
+    settings.save(&file).unwrap();
+    let mut cmd = cli();
+    cmd.args(["stream", "--device", pulse::MIC, "--settings"])
+        .arg(&file)
+        .envs(pulse.env())
+        .env("ICECREAM_PASSWORD", &ice.source_password)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("cli.log")).unwrap());
+    for i in 2..=mounts.len() {
+        cmd.env(format!("ICECREAM_PASSWORD_{i}"), &ice.source_password);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Ctrl-C, and what the CLI said.
+fn stop(mut cli: Child, dir: &Path) -> String {
+    signal(cli.id(), libc::SIGINT);
+    let status = cli.wait().unwrap();
+    let said = std::fs::read_to_string(dir.join("cli.log")).unwrap();
+    assert!(status.success(), "{said}");
+    said
+}
+
+fn check(format: MountFormat, heard: &Heard) {
+    let [start, end] = heard.lags;
+    assert_eq!(
+        start[0], start[1],
+        "{format:?}: left and right together: {heard:?}"
+    );
+    assert_eq!(
+        start, end,
+        "{format:?}: nothing skipped or inserted between start and end: {heard:?}"
+    );
+    // Lossy codecs keep noise's spectrum rather than its waveform: still plainly the same noise.
+    assert!(heard.likeness.iter().all(|&r| r > 0.5), "{format:?}: {heard:?}");
+    assert!(
+        heard.gaps.is_empty(),
+        "{format:?}: gaps (frame, dB): {:?}",
+        &heard.gaps[..heard.gaps.len().min(10)]
+    );
+    // MP3 at 128 kbps is 0.44 dB low in every step: LAME's own (ffmpeg alone gives the same).
+    for (i, step) in heard.step_db.iter().enumerate() {
+        assert!(
+            step.iter().all(|db| db.abs() <= 0.5),
+            "{format:?}: the {} dBFS step is {step:?} dB off",
+            sound::STEPS_DBFS[i]
+        );
+    }
+    if format == MountFormat::OggFlac {
+        assert_eq!(
+            heard.differ, 0,
+            "{format:?}: every sample as played, of {}",
+            heard.compared
+        );
+    }
+}
+
+async fn fidelity(loaded: bool) {
+    let ice = Icecast::start().await;
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("signal.wav");
+    sound::write_signal(&wav);
+    let cli = broadcast_mic(&ice, &pulse, dir.path(), &MOUNTS);
+    for (mount, _) in MOUNTS {
+        assert!(ice.wait_mount(mount, true).await, "{mount} went live");
+    }
+    let mut listeners = Vec::new();
+    for (mount, _) in MOUNTS {
+        listeners.push(Listener::connect_when_served(&ice.endpoint(), mount).await);
+    }
+    // Both cores busy beside the broadcast, as a video call or a game keeps them.
+    let stress = loaded.then(|| {
+        std::process::Command::new("stress-ng")
+            .args(["--cpu", "2", "--timeout", "60s", "--quiet"])
+            .spawn()
+            .expect("stress-ng is installed (see .ci/install-deps)")
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let played = tokio::task::spawn_blocking({
+        let env = pulse.env();
+        let wav = wav.clone();
+        move || {
+            let out = std::process::Command::new("paplay")
+                .args(["-d", "feed"])
+                .arg(&wav)
+                .envs(env)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "paplay: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    });
+    played.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    if let Some(mut s) = stress {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let said = stop(cli, dir.path());
+    assert!(said.contains("Stopped. Everything recorded was sent."), "{said}");
+    let src = sound::decode(&wav);
+    for (listener, (mount, format)) in listeners.into_iter().zip(MOUNTS) {
+        let file = save(
+            dir.path(),
+            &format!("heard{}", mount.replace('/', "-")),
+            &listener.finish().await,
+        );
+        assert_eq!(decode_errors(&file), "", "{mount}");
+        let heard = sound::compare(&src, &sound::decode(&file));
+        eprintln!("{mount}: {heard:?}");
+        check(format, &heard);
+    }
+}
+
+#[tokio::test]
+async fn a_sound_input_reaches_every_mount_whole() {
+    fidelity(false).await;
+}
+
+#[tokio::test]
+async fn a_sound_input_reaches_every_mount_whole_with_the_cpu_loaded() {
+    fidelity(true).await;
+}
+
+/// What the CLI has said so far, once it has said `needle` (within 10 s).
+async fn said_once(dir: &Path, needle: &str) -> String {
+    for _ in 0..100 {
+        let said = std::fs::read_to_string(dir.join("cli.log")).unwrap_or_default();
+        if said.contains(needle) {
+            return said;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the CLI never said {needle:?}: {}",
+        std::fs::read_to_string(dir.join("cli.log")).unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn an_input_unplugged_mid_broadcast_is_told_and_silence_stands_in_until_it_returns() {
+    let ice = Icecast::start().await;
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=1000:r=48000:d=30",
+        ])
+        .args(["-ac", "2", "-c:a", "pcm_s16le"])
+        .arg(&tone)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mount = "/away.oga";
+    let cli = broadcast_mic(&ice, &pulse, dir.path(), &[(mount, MountFormat::OggFlac)]);
+    assert!(ice.wait_mount(mount, true).await);
+    let listener = Listener::connect(&ice.endpoint(), mount).await;
+    let mut player = pulse.play_in_background(&tone);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    pulse.unplug_mic();
+    said_once(dir.path(), "The sound input went away").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        ice.mount(mount).await.is_some(),
+        "the broadcast goes on while the input is away"
+    );
+    pulse.plug_mic();
+    said_once(dir.path(), "The sound input is back.").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = player.kill();
+    let _ = player.wait();
+    let said = stop(cli, dir.path());
+    assert!(
+        said.contains("Stopped. The sound input was away for ")
+            && said.contains("listeners heard silence then. Everything else captured was sent."),
+        "{said}"
+    );
+    assert_eq!(ice.source_attempts(mount), 1, "one connection all along");
+    assert_plain(said.lines().last().unwrap());
+
+    let heard = sound::decode(&save(dir.path(), "heard.oga", &listener.finish().await));
+    // Tone, then at least 1.5 s of digital silence, then the tone again (peaks per 0.1 s).
+    let tenths: Vec<f32> = heard
+        .chunks(sound::RATE / 10)
+        .map(|c| c.iter().map(|f| f[0].abs()).fold(0.0, f32::max))
+        .collect();
+    // ffmpeg's sine peaks at 1/8, 0.088 once made stereo.
+    let loud = |p: &f32| *p > 0.05;
+    let first = tenths
+        .iter()
+        .position(loud)
+        .unwrap_or_else(|| panic!("the tone was heard: {tenths:?}"));
+    let silent_from = first
+        + tenths[first..]
+            .iter()
+            .position(|p| *p == 0.0)
+            .expect("silence stood in");
+    let back = silent_from
+        + tenths[silent_from..]
+            .iter()
+            .position(loud)
+            .expect("the tone came back");
+    assert!(
+        back - silent_from >= 15,
+        "{} s of silence",
+        (back - silent_from) as f32 / 10.0
+    );
+    assert!(
+        tenths[back + 1..back + 20].iter().all(loud),
+        "the tone goes on once back"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_input_or_a_picture_format_is_told_in_words() {
+    let pulse = Pulse::start();
+    let run = |args: &[&str]| {
+        let out = cli()
+            .args(args)
+            .envs(pulse.env())
+            .env("ICECREAM_PASSWORD", "x")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, said) = run(&["devices"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("  mic ") && said.contains("Remapped Monitor of Null Output (stereo, the default)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("feed.monitor  Monitor of Null Output (stereo)"),
+        "{said}"
+    );
+
+    let server = ["--host", "127.0.0.1", "--port", "9", "--mount"];
+    let (code, said) = run(&[
+        &["stream", "--device", "Nope"][..],
+        &server,
+        &["/a.mp3", "--format", "mp3"],
+    ]
+    .concat());
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        said.trim(),
+        "icecream: There is no sound input called \u{201c}Nope\u{201d}. The inputs here are: \u{201c}Monitor of Null Output\u{201d} (feed.monitor), \u{201c}Remapped Monitor of Null Output\u{201d} (mic). Run `icecream devices` to see them again."
+    );
+    let (code, said) = run(&[&["stream", "--device", "mic"][..], &server, &["/a.webm"]].concat());
+    assert_eq!(code, Some(1));
+    assert!(
+        said.contains("a sound input has no picture, and /a.webm is a WebM video mount."),
+        "{said}"
+    );
+    assert_plain(&said);
+}
