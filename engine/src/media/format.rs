@@ -336,6 +336,13 @@ pub enum Container {
     Mp4,
 }
 
+/// Whether an EBML stream's header says Matroska rather than WebM (DocType "matroska": the
+/// engine's captured PCM), from its first bytes.
+pub fn is_matroska(head: &[u8]) -> bool {
+    const DOC_TYPE: &[u8] = b"\x42\x82\x88matroska";
+    head.windows(DOC_TYPE.len()).take(64).any(|w| w == DOC_TYPE)
+}
+
 /// How many bytes `sniff` needs before it can answer.
 pub const SNIFF_LEN: usize = 12;
 

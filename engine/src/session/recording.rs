@@ -53,7 +53,7 @@ pub fn utc_stamp(t: SystemTime) -> String {
 
 impl Recording {
     /// A recording in `dir` named after the moment it starts; the file appears with the first bytes,
-    /// its extension from what they are (WebM or MP4).
+    /// its extension from what they are (WebM, Matroska or MP4).
     pub fn new(dir: &Path) -> Recording {
         Recording {
             dir: dir.to_path_buf(),
@@ -87,6 +87,8 @@ impl Recording {
                 return Ok(());
             }
             let ext = match sniff(&self.head) {
+                // The engine's own capture: PCM, which WebM cannot carry.
+                Some(Container::Webm) if crate::media::format::is_matroska(&self.head) => "mka",
                 Some(Container::Webm) => "webm",
                 Some(Container::Mp4) => {
                     self.repair = Some(Fmp4Repair::new());
@@ -170,6 +172,17 @@ mod tests {
             name.starts_with("Icecream 20") && name.ends_with(" UTC.webm"),
             "{name}"
         );
+    }
+
+    #[test]
+    fn captured_sound_is_named_matroska() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Recording::new(dir.path());
+        let (mut w, header) = crate::media::pcm_mka::PcmWriter::new(2);
+        r.write(&header).unwrap();
+        r.write(&w.write(&[0.5; 1920])).unwrap();
+        let path = r.finish().unwrap().unwrap();
+        assert!(path.to_str().unwrap().ends_with(" UTC.mka"), "{path:?}");
     }
 
     #[test]
