@@ -21,6 +21,7 @@
 #![cfg(target_os = "linux")]
 
 mod floor;
+mod ogg_packets;
 // Uses the keyed scan only.
 mod keyed;
 #[path = "looped.rs"]
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 use icecream_engine::media::format::MountFormat;
 use icecream_engine::{icecast, net, Ffmpeg, Session, SessionOptions};
 use looped::{BlockScanner, Looped};
+use ogg_packets::OggPackets;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// When each block was handed over or arrived: WebM by (track, time in ms), Ogg by (1, a hash of
@@ -47,43 +49,6 @@ fn hashed(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
-}
-
-/// Reads an Ogg stream as it arrives and gives each whole packet's bytes.
-#[derive(Default)]
-struct OggPackets {
-    buf: Vec<u8>,
-    partial: Vec<u8>,
-}
-
-impl OggPackets {
-    fn feed(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
-        self.buf.extend_from_slice(data);
-        let mut out = vec![];
-        let mut at = 0;
-        while self.buf.len() - at >= 27 && self.buf[at..].starts_with(b"OggS") {
-            let b = &self.buf[at..];
-            let segments = b[26] as usize;
-            let Some(lacing) = b.get(27..27 + segments) else {
-                break;
-            };
-            let body: usize = lacing.iter().map(|&l| l as usize).sum();
-            if b.len() < 27 + segments + body {
-                break;
-            }
-            let mut pos = 27 + segments;
-            for &l in lacing {
-                self.partial.extend_from_slice(&b[pos..pos + l as usize]);
-                pos += l as usize;
-                if l < 255 {
-                    out.push(std::mem::take(&mut self.partial));
-                }
-            }
-            at += pos;
-        }
-        self.buf.drain(..at);
-        out
-    }
 }
 
 /// How a stream's blocks are told apart on both sides.

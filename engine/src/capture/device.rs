@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::devices::{self, InputDevice};
 use super::CaptureError;
-use crate::media::pcm_mka::RATE;
+use crate::media::audio_mka::RATE;
 
 /// What the input's thread tells the broadcast.
 #[derive(Debug)]
@@ -149,19 +149,30 @@ fn run(
     }
 }
 
-type Opened = (
-    cpal::Stream,
-    InputDevice,
-    std::sync::mpsc::Receiver<String>,
-    Heard,
-);
+type Opened = (Held, InputDevice, std::sync::mpsc::Receiver<String>, Heard);
 
-/// When the input last gave samples, in milliseconds from when it was opened.
+/// What keeps an input recording: dropping it stops it.
+enum Held {
+    Cpal(#[allow(dead_code)] cpal::Stream),
+    /// With the loss channel's sender, which nothing here calls: PulseAudio's end of a stream
+    /// is seen by the watch on samples and on the source being there.
+    #[cfg(target_os = "linux")]
+    Pulse(
+        #[allow(dead_code)] super::pulse::Recording,
+        #[allow(dead_code)] std::sync::mpsc::Sender<String>,
+    ),
+}
+
+/// When the input last gave samples, in milliseconds from when it was opened (0: not yet).
 #[derive(Clone)]
 struct Heard {
     opened: Instant,
     last_ms: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// How long a just-opened input may take to give its first samples (a sound server wakes a
+/// suspended source, a USB device starts): longer than the pause that means lost once it runs.
+const FIRST_SAMPLES_WITHIN: Duration = Duration::from_secs(5);
 
 impl Heard {
     fn new() -> Heard {
@@ -173,13 +184,15 @@ impl Heard {
 
     fn now(&self) {
         let ms = self.opened.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(ms.max(1), Ordering::Relaxed);
     }
 
     fn silent_for(&self) -> Duration {
-        self.opened
-            .elapsed()
-            .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+        let since_open = self.opened.elapsed();
+        match self.last_ms.load(Ordering::Relaxed) {
+            0 => since_open.saturating_sub(FIRST_SAMPLES_WITHIN - SILENT_FOR),
+            ms => since_open.saturating_sub(Duration::from_millis(ms)),
+        }
     }
 }
 
@@ -198,6 +211,30 @@ fn open(
     };
     let (lost_tx, lost_rx) = std::sync::mpsc::channel();
     let heard = Heard::new();
+    let on_samples = {
+        let (tx, heard) = (tx.clone(), heard.clone());
+        move |data: &[f32]| {
+            heard.now();
+            // Never wait on the system's audio thread: what does not fit is lost, and the sample
+            // clock counts it.
+            let _ = tx.try_send(Event::Samples {
+                data: data.to_vec(),
+                at: Instant::now(),
+                opening,
+            });
+        }
+    };
+    #[cfg(target_os = "linux")]
+    if host.id() == cpal::HostId::PulseAudio {
+        let recording = super::pulse::record(&info.id, channels, on_samples).map_err(|reason| {
+            CaptureError::CannotOpen {
+                name: info.name.clone(),
+                reason,
+            }
+        })?;
+        let info = InputDevice { channels, ..info };
+        return Ok((Held::Pulse(recording, lost_tx), info, lost_rx, heard));
+    }
     let mut last_err = None;
     // A fixed 10 ms block first; a system that will not take one gets its own size.
     for buffer_size in [cpal::BufferSize::Fixed(BLOCK_FRAMES), cpal::BufferSize::Default] {
@@ -206,22 +243,12 @@ fn open(
             sample_rate: RATE,
             buffer_size,
         };
-        let data_tx = tx.clone();
+        let on_samples = on_samples.clone();
         let error_tx = tx.clone();
         let lost_tx = lost_tx.clone();
-        let heard_now = heard.clone();
         let built = device.build_input_stream(
             config,
-            move |data: &[f32], _: &cpal::InputCallbackInfo| {
-                heard_now.now();
-                // Never wait on the system's audio thread: what does not fit is lost, and the
-                // sample clock counts it.
-                let _ = data_tx.try_send(Event::Samples {
-                    data: data.to_vec(),
-                    at: Instant::now(),
-                    opening,
-                });
-            },
+            move |data: &[f32], _: &cpal::InputCallbackInfo| on_samples(data),
             move |e: cpal::Error| match e.kind() {
                 cpal::ErrorKind::Xrun => {
                     let _ = error_tx.try_send(Event::Overrun);
@@ -238,7 +265,8 @@ fn open(
         match built {
             Ok(stream) => {
                 stream.play().map_err(cannot)?;
-                return Ok((stream, InputDevice { channels, ..info }, lost_rx, heard));
+                let info = InputDevice { channels, ..info };
+                return Ok((Held::Cpal(stream), info, lost_rx, heard));
             }
             Err(e) => last_err = Some(e),
         }

@@ -1,8 +1,10 @@
 //! Sound the system lost on its way in, found by the sample clock: samples arrive a little after
 //! they were captured, and the least of that delay over a second is the path's own latency. When
 //! samples are lost, every later one arrives that much "later" than its count says, for good; a
-//! late callback, by contrast, catches up within the second. A device clock that runs slower than
-//! the computer's raises it too, but by parts per million, which is followed without counting.
+//! late callback, by contrast, catches up within the second, and a busy computer that keeps the
+//! reader late for a while catches up once it lets go: a rise counts only when it has held for
+//! five seconds. A device clock that runs slower than the computer's raises it too, but by parts
+//! per million, which is followed without counting.
 
 use std::time::Duration;
 
@@ -12,6 +14,10 @@ const WINDOW_SECS: f64 = 1.0;
 const LOST_ABOVE_SECS: f64 = 0.004;
 /// What a device clock's drift may add per window (1000 ppm: ten times the worst crystal's).
 const DRIFT_PER_WINDOW_SECS: f64 = 0.001;
+/// How many windows in a row a rise must hold to be sound lost rather than a busy spell.
+const HELD_WINDOWS: u32 = 5;
+/// The first windows of an opened input are left out: its latency settles as it starts.
+const SETTLING_WINDOWS: u32 = 2;
 
 #[derive(Debug)]
 pub struct Dropouts {
@@ -21,6 +27,9 @@ pub struct Dropouts {
     base: Option<f64>,
     window_start: Option<f64>,
     window_min: f64,
+    /// A rise not yet held long enough: the least delay over it, and for how many windows.
+    rise: Option<(f64, u32)>,
+    settling: u32,
     pub count: u32,
     pub lost: Duration,
 }
@@ -33,6 +42,8 @@ impl Dropouts {
             base: None,
             window_start: None,
             window_min: f64::INFINITY,
+            rise: None,
+            settling: SETTLING_WINDOWS,
             count: 0,
             lost: Duration::ZERO,
         }
@@ -49,17 +60,28 @@ impl Dropouts {
         }
         let least = std::mem::replace(&mut self.window_min, f64::INFINITY);
         self.window_start = Some(at);
+        if self.settling > 0 {
+            self.settling -= 1;
+            return None;
+        }
         let Some(base) = self.base else {
             self.base = Some(least);
             return None;
         };
         if least - base > LOST_ABOVE_SECS {
-            self.base = Some(least);
-            let gap = Duration::from_secs_f64(least - base);
+            let (low, held) = self.rise.map_or((least, 1), |(low, n)| (low.min(least), n + 1));
+            if held < HELD_WINDOWS {
+                self.rise = Some((low, held));
+                return None;
+            }
+            self.rise = None;
+            self.base = Some(low);
+            let gap = Duration::from_secs_f64(low - base);
             self.count += 1;
             self.lost += gap;
             return Some(gap);
         }
+        self.rise = None;
         self.base = Some(least.min(base + DRIFT_PER_WINDOW_SECS));
         None
     }
@@ -111,14 +133,24 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_spell_that_catches_up_is_not_lost_sound() {
+        let mut d = Dropouts::new(48_000);
+        assert!(feed(&mut d, 0.0, 5.0, 0.020).is_empty());
+        // Read 30 ms late for three seconds, then on time again: nothing was lost.
+        assert!(feed(&mut d, 5.0, 3.0, 0.050).is_empty());
+        assert!(feed(&mut d, 8.0, 10.0, 0.020).is_empty());
+        assert_eq!(d.count, 0);
+    }
+
+    #[test]
     fn lost_sound_is_counted_with_its_length() {
         let mut d = Dropouts::new(48_000);
         assert!(feed(&mut d, 0.0, 5.0, 0.020).is_empty());
         // 40 ms of samples never came: the same arrivals now carry counts 40 ms short.
-        let found = feed(&mut d, 5.0, 5.0, 0.060);
+        let found = feed(&mut d, 5.0, 8.0, 0.060);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!((found[0].as_secs_f64() - 0.040).abs() < 0.002, "{:?}", found[0]);
-        assert!(feed(&mut d, 10.0, 5.0, 0.060).is_empty());
+        assert!(feed(&mut d, 13.0, 5.0, 0.060).is_empty());
         assert_eq!(d.count, 1);
     }
 }

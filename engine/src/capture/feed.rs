@@ -11,7 +11,7 @@ use super::devices::InputDevice;
 use super::dropouts::Dropouts;
 use super::level::{Level, Meter};
 use super::CaptureError;
-use crate::media::pcm_mka::{PcmWriter, RATE};
+use crate::media::audio_mka::{AudioTrack, MkaWriter, RATE};
 use crate::session::{Session, SessionError};
 
 /// 20 ms: Opus's frame, and a block ffmpeg takes without waiting for more.
@@ -93,7 +93,7 @@ impl Capture {
     pub async fn run(mut self, session: &Session) -> Result<(), SessionError> {
         let channels = usize::from(self.device.channels);
         let block = BLOCK_FRAMES * channels;
-        let (mut writer, header) = PcmWriter::new(self.device.channels);
+        let (mut writer, header) = MkaWriter::new(&AudioTrack::pcm(self.device.channels));
         session.push(header).await?;
         let origin = Instant::now();
         let mut dropouts = Dropouts::new(RATE);
@@ -158,7 +158,7 @@ impl Capture {
                     let levels = meter.take();
                     self.status.send_modify(|s| s.levels = levels);
                 }
-                session.push(writer.write(&samples)).await?;
+                session.push(writer.write_pcm(&samples)).await?;
             }
         }
     }

@@ -13,6 +13,8 @@ mod dropouts;
 mod error;
 mod feed;
 mod level;
+#[cfg(target_os = "linux")]
+mod pulse;
 
 pub use devices::{inputs, InputDevice};
 pub use error::CaptureError;

@@ -29,4 +29,9 @@ pub enum MediaError {
          choose another capture method in Settings → Advanced, then go live again."
     )]
     NothingCaptured { seconds: u64 },
+    #[error(
+        "The sound could not be encoded as Opus ({0}). Go live again; if it happens again, choose \
+         MP3 or Ogg FLAC for this mount."
+    )]
+    Encoder(String),
 }

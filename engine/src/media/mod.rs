@@ -6,12 +6,12 @@
 //!                                       └► OggOpusWriter (Ogg Opus mounts)
 //! ```
 
+pub mod audio_mka;
 pub mod ebml;
 mod error;
 pub mod fmp4;
 pub mod format;
 pub mod ogg_opus;
-pub mod pcm_mka;
 pub mod remux;
 pub mod webm_reader;
 pub mod webm_writer;

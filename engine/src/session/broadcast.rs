@@ -20,7 +20,8 @@ use super::intake::{
 use super::options::{SessionOptions, Summary};
 use super::routes::Route;
 use crate::icecast::Target;
-use crate::media::format::Container;
+use crate::media::format::{Container, MountFormat};
+use crate::media::webm_reader::Tracks;
 use crate::media::{remux, Remux};
 use crate::session::recording::Recording;
 use crate::session::uplink::link::Counters;
@@ -28,6 +29,7 @@ use crate::session::uplink::outbox::Lanes;
 use crate::settings::{Encode, Settings};
 use crate::status::{State, Status};
 use crate::transcode::ffmpeg::FfmpegError;
+use crate::transcode::opus::PcmToOpus;
 
 pub struct Session {
     tx: Option<ChunkSender>,
@@ -235,11 +237,8 @@ async fn run(
         n => tee(rx, n),
     };
     let made = join_all(streams.iter().zip(inputs.drain(..)).map(|(stream, input)| {
-        let carried = container == Container::Webm
-            && tracks
-                .as_ref()
-                .is_some_and(|t| remux::carried(stream.encode.format, t).is_some());
-        stream.make(carried, container, head.clone(), input, &opts, &pid_tx)
+        let way = Way::of(container, tracks.as_ref(), stream.encode.format);
+        stream.make(way, container, head.clone(), input, &opts, &pid_tx)
     }))
     .await;
     pid_tx.send_replace(Vec::new());
@@ -286,6 +285,33 @@ async fn run(
     Ok(summary)
 }
 
+/// Who makes a stream of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Way {
+    /// The engine rewrites the input's WebM.
+    Engine,
+    /// The engine encodes the captured sound as Opus, then writes it.
+    EngineOpus,
+    Ffmpeg,
+}
+
+impl Way {
+    fn of(container: Container, tracks: Option<&Tracks>, format: MountFormat) -> Way {
+        let Some(tracks) = tracks.filter(|_| container == Container::Webm) else {
+            return Way::Ffmpeg;
+        };
+        let captured =
+            tracks.video().is_none() && tracks.audio().is_some_and(|a| a.codec.starts_with("A_PCM/"));
+        if remux::carried(format, tracks).is_some() {
+            Way::Engine
+        } else if captured && matches!(format, MountFormat::WebmAudio | MountFormat::OggOpus) {
+            Way::EngineOpus
+        } else {
+            Way::Ffmpeg
+        }
+    }
+}
+
 /// One encode's stream and the destinations it goes to.
 struct Stream {
     encode: Encode,
@@ -296,13 +322,13 @@ struct Stream {
 }
 
 impl Stream {
-    /// Makes the stream from the input, written by the engine (`carried`) or encoded by ffmpeg,
+    /// Makes the stream from the input, written (and encoded) by the engine or encoded by ffmpeg,
     /// until the input ends or every destination of it has given up. What was made is delivered
     /// and each stream ended cleanly even when the encoder failed, so that the servers have let
     /// go of the mounts when the session reports its end.
     async fn make(
         &self,
-        carried: bool,
+        way: Way,
         container: Container,
         head: Vec<u8>,
         mut input: Input,
@@ -316,16 +342,18 @@ impl Stream {
                 "live on {} ({}), input is {container:?}, {}",
                 route.target.listen_url(),
                 format.label(),
-                if carried {
-                    "written by the engine"
-                } else {
-                    "encoded by ffmpeg"
+                match way {
+                    Way::Engine => "written by the engine",
+                    Way::EngineOpus => "encoded as Opus and written by the engine",
+                    Way::Ffmpeg => "encoded by ffmpeg",
                 }
             );
         }
-        let made = if carried {
+        let made = if way != Way::Ffmpeg {
+            let opus = (way == Way::EngineOpus).then(|| PcmToOpus::new(self.encode.audio_bitrate_kbps));
             super::passthrough::run(
                 Remux::new(format),
+                opus,
                 head,
                 &mut input,
                 lanes,

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! push(chunk) ─► intake: recording, then bounded queue ─┬► passthrough: the engine's own WebM / Ogg Opus
+//!                                                       │  (captured PCM: libopus first)
 //!                                                       └► encoder: ffmpeg (restarted if it dies)
 //!            ─► routes: one outbox per destination ─► uplink (PUT /mount, reconnect, drop when too slow)
 //! ```

@@ -12,11 +12,13 @@ use super::SessionError;
 use crate::media::{MediaError, Remux};
 use crate::session::uplink::link::Counters;
 use crate::session::uplink::outbox::{Item, Lanes};
+use crate::transcode::opus::PcmToOpus;
 
 /// Until the input has ended and all of it is in the outbox, or the sender has given up on the
-/// server (it then has the reason).
+/// server (it then has the reason). With `opus`, the input is the capture's PCM, encoded first.
 pub(super) async fn run(
     mut remux: Remux,
+    mut opus: Option<PcmToOpus>,
     head: Vec<u8>,
     input: &mut Input,
     outbox: &Lanes,
@@ -41,6 +43,10 @@ pub(super) async fn run(
             },
         };
         counters.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let chunk = match opus.as_mut() {
+            Some(o) => o.push(&chunk)?,
+            None => chunk,
+        };
         let clock = realtime.then_some(&mut clock);
         if !queue_batch(outbox, &mut remux, &chunk, clock, given_up.as_mut()).await? {
             return Ok(());

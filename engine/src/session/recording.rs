@@ -178,9 +178,10 @@ mod tests {
     fn captured_sound_is_named_matroska() {
         let dir = tempfile::tempdir().unwrap();
         let mut r = Recording::new(dir.path());
-        let (mut w, header) = crate::media::pcm_mka::PcmWriter::new(2);
+        use crate::media::audio_mka::{AudioTrack, MkaWriter};
+        let (mut w, header) = MkaWriter::new(&AudioTrack::pcm(2));
         r.write(&header).unwrap();
-        r.write(&w.write(&[0.5; 1920])).unwrap();
+        r.write(&w.write_pcm(&[0.5; 1920])).unwrap();
         let path = r.finish().unwrap().unwrap();
         assert!(path.to_str().unwrap().ends_with(" UTC.mka"), "{path:?}");
     }

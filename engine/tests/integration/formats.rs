@@ -127,14 +127,10 @@ fn pcm(file: &std::path::Path) -> Vec<u8> {
 /// PCM in Matroska: what a lossless mount must hand listeners sample for sample.
 fn exact_sound(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("exact.mka");
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
-        .arg("aevalsrc=0.5*sin(440*2*PI*t)+0.1*random(0)|0.4*sin(660*2*PI*t)+0.1*random(1):s=48000:d=8")
-        .args(["-c:a", "pcm_s16le", "-f", "matroska"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    lavfi(
+        "aevalsrc=0.5*sin(440*2*PI*t)+0.1*random(0)|0.4*sin(660*2*PI*t)+0.1*random(1):s=48000:d=8",
+        &["-c:a", "pcm_s16le", "-f", "matroska", file.to_str().unwrap()],
+    );
     file
 }
 

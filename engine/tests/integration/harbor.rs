@@ -217,20 +217,10 @@ async fn a_mount_another_source_holds_is_in_use() {
         .await
         .expect("the first source logs in");
     // Real MP3 keeps the harbor's decoder feeding, so the mount stays taken.
-    let mp3 = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=4",
-        ])
-        .args(["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-"])
-        .output()
-        .unwrap()
-        .stdout;
+    let mp3 = lavfi(
+        "sine=frequency=440:duration=4",
+        &["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3", "-"],
+    );
     first.send(&mp3).await.unwrap();
     // The harbor answers `200 OK` and closes at once: what a second source hears.
     let second = icecast::connect_source(&target, &headers).await.err();

@@ -112,6 +112,18 @@ impl Drop for Icecast {
     }
 }
 
+/// ffmpeg turning a lavfi source ("sine=frequency=440:duration=4") into what `out` says (its
+/// codec and format, then a file or "-"); what it wrote to stdout.
+pub fn lavfi(source: &str, out: &[&str]) -> Vec<u8> {
+    let done = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source])
+        .args(out)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    done.stdout
+}
+
 /// A listener on a mount, saving what it receives until the server ends the stream.
 pub struct Listener {
     task: tokio::task::JoinHandle<Vec<u8>>,

@@ -78,25 +78,12 @@ impl Pulse {
         c
     }
 
-    /// Plays a WAV file into the sink the microphone hears; returns when it has played.
-    pub fn play(&self, wav: &Path) {
-        let out = self
-            .command("paplay")
-            .args(["-d", "feed"])
-            .arg(wav)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "paplay: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Plays it in the background.
+    /// Plays a WAV file into the sink the microphone hears, in the background. A second ahead of
+    /// the sink: paplay is the test's own source, and with both cores loaded its default buffer
+    /// can run dry (the sink then plays silence there, which is no fault of the broadcast's).
     pub fn play_in_background(&self, wav: &Path) -> Child {
         self.command("paplay")
-            .args(["-d", "feed"])
+            .args(["-d", "feed", "--latency-msec=1000"])
             .arg(wav)
             .spawn()
             .unwrap()

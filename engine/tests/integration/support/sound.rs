@@ -32,14 +32,10 @@ pub fn write_signal(path: &Path) {
     // Commas inside a filter's arguments are escaped, else they would end it.
     let expr = format!("{}|{}", channel(440, 0), channel(1000, 1)).replace(',', "\\,");
     let expr = format!("{expr}:s={RATE}:d={SIGNAL_SECS}");
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("aevalsrc={expr}"))
-        .args(["-c:a", "pcm_s16le"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    super::lavfi(
+        &format!("aevalsrc={expr}"),
+        &["-c:a", "pcm_s16le", path.to_str().unwrap()],
+    );
 }
 
 /// Any audio file as 32-bit float stereo frames at 48 kHz, as ffmpeg decodes it.

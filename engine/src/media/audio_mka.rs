@@ -1,7 +1,8 @@
-//! The engine's own capture as a stream the session takes like a recorder's: 32-bit float PCM in
-//! Matroska, one SimpleBlock per block of samples, Clusters of unknown size so that nothing waits
-//! for a Cluster to be complete. ffmpeg reads it for the mounts it encodes, every sample as it was
-//! captured (an Ogg FLAC listener gets them back exactly), and the recording keeps it whole.
+//! One audio track as live Matroska: a SimpleBlock per block the moment it is given, Clusters of
+//! unknown size so that nothing waits for a Cluster to be complete, times from the sample count.
+//! The engine's capture writes its 32-bit float PCM this way (ffmpeg reads it for the mounts it
+//! encodes, every sample as captured; the recording keeps it whole), and its Opus encoder the
+//! packets it makes of that PCM (which the WebM and Ogg Opus writers then take like a recorder's).
 
 use super::ebml;
 use super::webm_reader::{
@@ -13,24 +14,51 @@ pub const RATE: u32 = 48_000;
 
 const CLUSTER_MS: u64 = 1000;
 
-/// Writes the header once, then each block of samples the moment it is given.
+/// What the one track carries.
+#[derive(Clone, Debug)]
+pub struct AudioTrack {
+    pub codec: &'static str,
+    pub codec_private: Vec<u8>,
+    pub channels: u16,
+    /// PCM's sample size; None for a codec.
+    pub bit_depth: Option<u64>,
+    /// Opus's pre-skip, and how much a decoder must see before a point it starts at.
+    pub codec_delay_ns: u64,
+    pub seek_pre_roll_ns: u64,
+}
+
+impl AudioTrack {
+    /// The capture's samples: 32-bit float, interleaved.
+    pub fn pcm(channels: u16) -> AudioTrack {
+        AudioTrack {
+            codec: "A_PCM/FLOAT/IEEE",
+            codec_private: Vec::new(),
+            channels,
+            bit_depth: Some(32),
+            codec_delay_ns: 0,
+            seek_pre_roll_ns: 0,
+        }
+    }
+}
+
+/// Writes the header once, then each block the moment it is given.
 #[derive(Debug)]
-pub struct PcmWriter {
-    channels: u16,
+pub struct MkaWriter {
     /// Frames written so far: the sample count is the stream's clock.
     frames: u64,
     cluster_ms: Option<u64>,
+    channels: u16,
 }
 
-impl PcmWriter {
-    /// A writer for `channels` interleaved channels; returns it with the stream's header.
-    pub fn new(channels: u16) -> (PcmWriter, Vec<u8>) {
-        let writer = PcmWriter {
-            channels,
+impl MkaWriter {
+    /// A writer for `track`; returns it with the stream's header.
+    pub fn new(track: &AudioTrack) -> (MkaWriter, Vec<u8>) {
+        let writer = MkaWriter {
             frames: 0,
             cluster_ms: None,
+            channels: track.channels,
         };
-        (writer, header(channels))
+        (writer, header(track))
     }
 
     /// Frames written so far.
@@ -38,10 +66,20 @@ impl PcmWriter {
         self.frames
     }
 
-    /// One block of interleaved samples (a whole number of frames) as Matroska.
-    pub fn write(&mut self, samples: &[f32]) -> Vec<u8> {
+    /// One block of interleaved float samples (a whole number of frames), for a PCM track.
+    pub fn write_pcm(&mut self, samples: &[f32]) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(samples.len() * 4);
+        for s in samples {
+            payload.extend_from_slice(&s.to_le_bytes());
+        }
+        let frames = samples.len() / usize::from(self.channels.max(1));
+        self.write(&payload, frames as u64)
+    }
+
+    /// One block that holds `frames` frames of sound.
+    pub fn write(&mut self, payload: &[u8], frames: u64) -> Vec<u8> {
         let ms = self.frames * 1000 / u64::from(RATE);
-        let mut out = Vec::with_capacity(samples.len() * 4 + 32);
+        let mut out = Vec::with_capacity(payload.len() + 32);
         let cluster = match self.cluster_ms {
             Some(c) if ms - c < CLUSTER_MS => c,
             _ => {
@@ -52,21 +90,19 @@ impl PcmWriter {
                 ms
             }
         };
-        let mut body = Vec::with_capacity(samples.len() * 4 + 4);
-        // Track 1, its time from the Cluster's, a keyframe (every PCM block is one).
+        let mut body = Vec::with_capacity(payload.len() + 4);
+        // Track 1, its time from the Cluster's, a keyframe (every audio block is one).
         body.push(0x81);
         body.extend_from_slice(&((ms - cluster) as i16).to_be_bytes());
         body.push(0x80);
-        for s in samples {
-            body.extend_from_slice(&s.to_le_bytes());
-        }
+        body.extend_from_slice(payload);
         ebml::write_element(&mut out, SIMPLE_BLOCK, &body);
-        self.frames += (samples.len() / usize::from(self.channels.max(1))) as u64;
+        self.frames += frames;
         out
     }
 }
 
-fn header(channels: u16) -> Vec<u8> {
+fn header(track: &AudioTrack) -> Vec<u8> {
     let mut ebml_header = Vec::new();
     for (id, v) in [(0x4286, 1), (0x42F7, 1), (0x42F2, 4), (0x42F3, 8)] {
         ebml::write_uint(&mut ebml_header, id, v);
@@ -82,13 +118,24 @@ fn header(channels: u16) -> Vec<u8> {
 
     let mut audio = Vec::new();
     ebml::write_element(&mut audio, 0xB5, &f64::from(RATE).to_be_bytes());
-    ebml::write_uint(&mut audio, 0x9F, u64::from(channels));
-    ebml::write_uint(&mut audio, 0x6264, 32);
+    ebml::write_uint(&mut audio, 0x9F, u64::from(track.channels));
+    if let Some(depth) = track.bit_depth {
+        ebml::write_uint(&mut audio, 0x6264, depth);
+    }
     let mut entry = Vec::new();
     ebml::write_uint(&mut entry, 0xD7, 1);
     ebml::write_uint(&mut entry, 0x73C5, 1);
     ebml::write_uint(&mut entry, 0x83, 2);
-    ebml::write_element(&mut entry, 0x86, b"A_PCM/FLOAT/IEEE");
+    ebml::write_element(&mut entry, 0x86, track.codec.as_bytes());
+    if !track.codec_private.is_empty() {
+        ebml::write_element(&mut entry, 0x63A2, &track.codec_private);
+    }
+    if track.codec_delay_ns > 0 {
+        ebml::write_uint(&mut entry, 0x56AA, track.codec_delay_ns);
+    }
+    if track.seek_pre_roll_ns > 0 {
+        ebml::write_uint(&mut entry, 0x56BB, track.seek_pre_roll_ns);
+    }
     ebml::write_element(&mut entry, 0xE1, &audio);
     let mut tracks = Vec::new();
     ebml::write_element(&mut tracks, TRACK_ENTRY, &entry);
@@ -109,10 +156,10 @@ mod tests {
 
     #[test]
     fn reads_back_as_one_pcm_track_with_times_from_the_sample_count() {
-        let (mut w, mut bytes) = PcmWriter::new(2);
+        let (mut w, mut bytes) = MkaWriter::new(&AudioTrack::pcm(2));
         let block: Vec<f32> = (0..960 * 2).map(|i| i as f32 / 4096.0).collect();
         for _ in 0..60 {
-            bytes.extend(w.write(&block));
+            bytes.extend(w.write_pcm(&block));
         }
         assert_eq!(w.frames(), 60 * 960);
         let mut events = Vec::new();
