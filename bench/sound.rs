@@ -99,11 +99,16 @@ async fn listen(ep: net::Endpoint, mount: String, heard: Arc<Mutex<Vec<Instant>>
             let Ok(frames) = decoder.decode_float(&p, &mut pcm, false) else {
                 continue;
             };
+            // A click is sound after at least 200 ms of silence.
             for frame in pcm[..frames * 2].chunks_exact(2) {
-                if frame[0].abs() > 0.25 && quiet > RATE / 5 {
+                if frame[0].abs() <= 0.05 {
+                    quiet += 1;
+                    continue;
+                }
+                if quiet > RATE / 5 {
                     heard.lock().unwrap().push(now);
                 }
-                quiet = if frame[0].abs() > 0.05 { 0 } else { quiet + 1 };
+                quiet = 0;
             }
         }
     }

@@ -111,7 +111,7 @@ fn run(
                 let mut waits = 0u32;
                 let reason = loop {
                     waits += 1;
-                    if let Some(id) = chosen.as_deref().filter(|_| waits.is_multiple_of(5)) {
+                    if let Some(id) = chosen.as_deref().filter(|_| waits.is_multiple_of(2)) {
                         if !devices::present(&host, id) {
                             break "it was unplugged or switched off".to_string();
                         }
@@ -154,8 +154,8 @@ type Opened = (Held, InputDevice, std::sync::mpsc::Receiver<String>, Heard);
 /// What keeps an input recording: dropping it stops it.
 enum Held {
     Cpal(#[allow(dead_code)] cpal::Stream),
-    /// With the loss channel's sender, which nothing here calls: PulseAudio's end of a stream
-    /// is seen by the watch on samples and on the source being there.
+    /// With the loss channel's sender, which nothing here calls: a recording that ends is seen
+    /// by the watch on samples, a source that went away by the watch on its being there.
     #[cfg(target_os = "linux")]
     Pulse(
         #[allow(dead_code)] super::pulse::Recording,

@@ -1,83 +1,109 @@
-//! The recording itself on Linux: a record stream straight through PulseAudio's protocol (the
-//! pure-Rust client cpal lists sources with; PipeWire serves it too). cpal's PulseAudio host asks
-//! for a 10 ms fragment and caps the server's buffer at that same 10 ms, so a reader a little late
-//! under load lost sound: 480 samples in one run of four with both cores busy (tests/integration/
-//! sound.rs). Here fragments stay 10 ms, for latency, and the server may hold two seconds.
+//! The recording itself on Linux, through libpulse's simple API (PipeWire serves it too). cpal's
+//! PulseAudio host asks for a 10 ms fragment and caps the server's buffer at that same 10 ms, so a
+//! reader a little late under load lost sound (480 samples in one run of four with both cores
+//! busy, tests/integration/sound.rs); the pure-Rust client under it zeroes a 1 MiB buffer at each
+//! read, which was half of the capture's CPU (perf, bench/sound.rs). Here fragments stay 10 ms,
+//! for latency, the server may hold two seconds, and a blocking read on the recording's own
+//! thread takes each one.
 
-use std::ffi::CString;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use futures_executor::block_on;
-use pulseaudio::protocol::{self, stream::BufferAttr, stream::StreamFlags, ChannelMap, SampleSpec};
+use libpulse_binding::def::BufferAttr;
+use libpulse_binding::sample::{Format, Spec};
+use libpulse_binding::stream::Direction;
+use libpulse_simple_binding::Simple;
 
 use crate::media::audio_mka::RATE;
 
 /// An open recording: samples go to the callback until it is dropped.
 pub(super) struct Recording {
-    stream: Option<pulseaudio::RecordStream>,
-    _client: pulseaudio::Client,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Recording {
     fn drop(&mut self) {
-        if let Some(stream) = self.stream.take() {
-            let _ = block_on(stream.delete());
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
 
 /// Records the source named `source`, `channels` of float at 48 kHz, handing each fragment's
-/// interleaved samples to `on_samples` on the client's own thread. The stream does not move: a
-/// source that goes away ends it (then the input is told lost and opened again when it returns),
-/// instead of the server moving it to another microphone without a word.
+/// interleaved samples to `on_samples`. A read that fails ends the recording: the input's
+/// watch then finds it silent and opens it again.
 pub(super) fn record(
     source: &str,
     channels: u16,
     mut on_samples: impl FnMut(&[f32]) + Send + 'static,
 ) -> Result<Recording, String> {
-    let name = CString::new("Icecream").expect("no NUL");
-    let client = pulseaudio::Client::from_env(&name).map_err(|e| e.to_string())?;
-    let frame = 4 * usize::from(channels);
-    let fragment = (RATE as usize / 100 * frame) as u32;
-    let params = protocol::RecordStreamParams {
-        sample_spec: SampleSpec {
-            format: protocol::SampleFormat::Float32Le,
-            channels: channels as u8,
-            sample_rate: RATE,
-        },
-        channel_map: if channels == 1 {
-            ChannelMap::mono()
-        } else {
-            ChannelMap::stereo()
-        },
-        source_name: Some(CString::new(source).map_err(|_| "its name holds a NUL".to_string())?),
-        buffer_attr: BufferAttr {
-            max_length: (Duration::from_secs(2).as_millis() as u32 / 10) * fragment,
-            fragment_size: fragment,
-            ..Default::default()
-        },
-        flags: StreamFlags {
-            adjust_latency: true,
-            no_move: true,
-            ..Default::default()
-        },
-        ..Default::default()
+    let spec = Spec {
+        format: Format::F32le,
+        channels: channels as u8,
+        rate: RATE,
     };
-    // The server may split a fragment anywhere: whole frames only go on.
-    let mut partial: Vec<u8> = Vec::new();
-    let sink = move |bytes: &[u8]| {
-        partial.extend_from_slice(bytes);
-        let whole = partial.len() / frame * frame;
-        let samples: Vec<f32> = partial[..whole]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
-        partial.drain(..whole);
-        on_samples(&samples);
+    let fragment = RATE / 100 * 4 * u32::from(channels);
+    let attr = BufferAttr {
+        maxlength: 200 * fragment,
+        tlength: u32::MAX,
+        prebuf: u32::MAX,
+        minreq: u32::MAX,
+        fragsize: fragment,
     };
-    let stream = block_on(client.create_record_stream(params, sink)).map_err(|e| e.to_string())?;
-    Ok(Recording {
-        stream: Some(stream),
-        _client: client,
-    })
+    let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let source = source.to_string();
+    let thread = std::thread::Builder::new()
+        .name("sound recording".into())
+        .spawn({
+            let stop = stop.clone();
+            move || {
+                let opened = Simple::new(
+                    None,
+                    "Icecream",
+                    Direction::Record,
+                    Some(&source),
+                    "Broadcast",
+                    &spec,
+                    None,
+                    Some(&attr),
+                );
+                let simple = match opened {
+                    Ok(s) => {
+                        let _ = opened_tx.send(Ok(()));
+                        s
+                    }
+                    Err(e) => {
+                        let reason = e
+                            .to_string()
+                            .unwrap_or_else(|| format!("sound server error {}", e.0));
+                        let _ = opened_tx.send(Err(reason));
+                        return;
+                    }
+                };
+                let mut bytes = vec![0u8; fragment as usize];
+                let mut samples = vec![0f32; bytes.len() / 4];
+                while !stop.load(Ordering::Relaxed) {
+                    if simple.read(&mut bytes).is_err() {
+                        return;
+                    }
+                    for (s, b) in samples.iter_mut().zip(bytes.chunks_exact(4)) {
+                        *s = f32::from_le_bytes(b.try_into().expect("4 bytes"));
+                    }
+                    on_samples(&samples);
+                }
+            }
+        })
+        .map_err(|e| crate::plain_io_reason(&e))?;
+    let recording = Recording {
+        stop,
+        thread: Some(thread),
+    };
+    match opened_rx.recv() {
+        Ok(Ok(())) => Ok(recording),
+        Ok(Err(reason)) => Err(reason),
+        Err(_) => Err("its thread ended before it opened".into()),
+    }
 }

@@ -149,10 +149,26 @@ fn header(track: &AudioTrack) -> Vec<u8> {
     out
 }
 
+/// A stream's one header and its blocks' times, for the tests of what writes one.
+#[cfg(test)]
+pub(crate) fn read_back(bytes: &[u8]) -> (super::webm_reader::Tracks, Vec<i64>) {
+    use super::webm_reader::{Event, WebmReader};
+    let mut events = Vec::new();
+    WebmReader::new().push(bytes, &mut events).unwrap();
+    let mut tracks = None;
+    let mut times = Vec::new();
+    for e in events {
+        match e {
+            Event::Tracks(t) => assert!(tracks.replace(t).is_none(), "one header"),
+            Event::Block(b) => times.push(b.time),
+        }
+    }
+    (tracks.expect("a header"), times)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::webm_reader::{Event, WebmReader};
 
     #[test]
     fn reads_back_as_one_pcm_track_with_times_from_the_sample_count() {
@@ -162,23 +178,12 @@ mod tests {
             bytes.extend(w.write_pcm(&block));
         }
         assert_eq!(w.frames(), 60 * 960);
-        let mut events = Vec::new();
-        WebmReader::new().push(&bytes, &mut events).unwrap();
-        let Event::Tracks(tracks) = &events[0] else {
-            panic!("tracks first")
-        };
+        let (tracks, times) = read_back(&bytes);
         assert_eq!(tracks.list.len(), 1);
         assert_eq!(
             (tracks.list[0].codec.as_str(), tracks.list[0].channels),
             ("A_PCM/FLOAT/IEEE", 2)
         );
-        let times: Vec<i64> = events[1..]
-            .iter()
-            .map(|e| match e {
-                Event::Block(b) => b.time,
-                Event::Tracks(_) => panic!("one header"),
-            })
-            .collect();
         assert_eq!(times, (0..60).map(|i| i * 20).collect::<Vec<_>>());
     }
 }
