@@ -115,6 +115,55 @@ pub struct Heard {
     /// Samples that differ from the source (0 for a lossless mount), over `compared` frames.
     pub differ: usize,
     pub compared: usize,
+    /// The listener's level against the source's in the noise, per band of `BANDS_HZ`, in dB
+    /// (both channels together).
+    pub bands_db: Vec<f64>,
+}
+
+/// Where the bandwidth is looked at: the middle of each band, ±250 Hz around it.
+pub const BANDS_HZ: [f64; 7] = [1000.0, 5000.0, 10_000.0, 15_000.0, 17_000.0, 19_000.0, 19_750.0];
+
+/// The power around `hz` in `x`'s channel `c`: the mean of DFT bins every 50 Hz over ±250 Hz,
+/// each over 20 ms windows (a Hann window), summed over the windows.
+fn band_power(x: &[[f32; 2]], c: usize, hz: f64) -> f64 {
+    let n = RATE / 50;
+    let hann: Vec<f64> = (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect();
+    let mut total = 0.0;
+    for w in x.chunks_exact(n) {
+        for k in -5..=5 {
+            let f = hz + 50.0 * f64::from(k);
+            let (mut re, mut im) = (0.0, 0.0);
+            for (i, s) in w.iter().enumerate() {
+                let a = 2.0 * std::f64::consts::PI * f * i as f64 / RATE as f64;
+                let v = f64::from(s[c]) * hann[i];
+                re += v * a.cos();
+                im -= v * a.sin();
+            }
+            total += re * re + im * im;
+        }
+    }
+    total
+}
+
+/// The listener's level against the source's per band, over the first noise (0.2 s to 1.8 s).
+fn bands(src: &[[f32; 2]], aligned: &[[f32; 2]]) -> Vec<f64> {
+    let (from, to) = (RATE / 5, RATE * 9 / 5);
+    BANDS_HZ
+        .iter()
+        .map(|&hz| {
+            let (s, h): (f64, f64) = (0..2)
+                .map(|c| {
+                    (
+                        band_power(&src[from..to], c, hz),
+                        band_power(&aligned[from..to], c, hz),
+                    )
+                })
+                .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+            10.0 * (h / s).log10()
+        })
+        .collect()
 }
 
 pub fn compare(src: &[[f32; 2]], heard: &[[f32; 2]]) -> Heard {
@@ -181,5 +230,6 @@ pub fn compare(src: &[[f32; 2]], heard: &[[f32; 2]]) -> Heard {
         step_db,
         differ,
         compared: total,
+        bands_db: bands(src, &aligned),
     }
 }
