@@ -430,16 +430,18 @@ pub fn feed_on_time(session: &Session, chunks: Vec<(u64, Vec<u8>)>) -> tokio::ta
 mod procstat;
 pub use procstat::children;
 
-/// The children of `pid` once it has started one (up to 2.5 s).
+/// The children of `pid` once it has started one and each has become its program (up to 2.5 s).
+/// A child caught in the middle of its exec shows an empty command line (the kernel has swapped
+/// in the new program's memory but not yet laid out its arguments): a CI run read one so.
 pub async fn wait_for_children(pid: u32) -> Vec<u32> {
     for _ in 0..50 {
         let kids = children(pid);
-        if !kids.is_empty() {
+        if !kids.is_empty() && kids.iter().all(|k| !cmdline(*k).is_empty()) {
             return kids;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    vec![]
+    children(pid)
 }
 
 impl Icecast {
