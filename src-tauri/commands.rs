@@ -12,14 +12,18 @@ use tauri::State;
 use tokio::sync::Mutex;
 
 use crate::chunk_socket::ChunkSocket;
-use crate::live::Live;
+use crate::live::{Live, NativeSound};
+use crate::sound::{Preview, SoundInputs};
 use crate::store::AppStore;
+use icecream_engine::capture::{CaptureStatus, InputDevice};
 
 pub struct AppState {
     store: std::sync::Mutex<AppStore>,
     folders: Folders,
     live: Live,
     local: Mutex<Option<LocalIcecast>>,
+    /// The meter's input before Go live.
+    preview: Preview,
 }
 
 /// The person's own folders, where recordings go unless Settings names another.
@@ -35,6 +39,7 @@ impl AppState {
             folders,
             live: Live::default(),
             local: Mutex::new(None),
+            preview: Preview::default(),
         }
     }
 
@@ -49,6 +54,7 @@ impl AppState {
 
     /// Delivers what was recorded, then stops the private server.
     pub async fn shutdown(&self) {
+        self.preview.close().await;
         if let Err(e) = self.live.stop().await {
             log::warn!("the broadcast ended with: {e}");
         }
@@ -263,16 +269,82 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
     settings_view(&state).await
 }
 
+/// Go live. With `native_sound` (a sound-only broadcast on a computer whose inputs the engine opens) the
+/// engine captures the chosen input and the page records nothing; without it the page's recorder
+/// sends the chunks. `sound` gets the input's levels and losses.
 #[tauri::command]
 pub async fn go_live(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     status: Channel<Status>,
+    native_sound: bool,
+    sound: Channel<CaptureStatus>,
 ) -> Answer<Share> {
     let settings = state.store().settings()?;
     settings.validate()?;
     let record_to = settings.recording_dir(Some(&state.folders.videos), Some(&state.folders.music));
-    Ok(state.live.start(app, settings, status, record_to).await?)
+    let sound = match native_sound.then_some(sound) {
+        Some(levels) => {
+            if let Some((_, d)) = settings.enabled().find(|(_, d)| d.format.has_video()) {
+                return Err(format!(
+                    "Audio only (radio) is on, and {} is a {} mount, which needs a picture. Choose a sound format for it in Settings → Advanced, or turn Audio only off.",
+                    d.server.mount,
+                    d.format.label()
+                )
+                .into());
+            }
+            // The meter's own opening of the input gives way to the broadcast's.
+            state.preview.close().await;
+            let capture = crate::sound::open(settings.sound_input.as_deref())?;
+            log::info!("capturing {} for the broadcast", capture.device.name);
+            Some(NativeSound { capture, levels })
+        }
+        None => None,
+    };
+    Ok(state.live.start(app, settings, status, record_to, sound).await?)
+}
+
+/// The sound inputs for the stage's chooser, or why the page's recorder takes the sound instead.
+#[tauri::command]
+pub async fn sound_inputs(state: State<'_, AppState>) -> Answer<SoundInputs> {
+    let chosen = state.store().without_passwords()?.sound_input;
+    Ok(
+        tauri::async_runtime::spawn_blocking(move || SoundInputs::read(chosen))
+            .await
+            .map_err(|_| String::from("The sound inputs could not be listed."))?,
+    )
+}
+
+/// The stage's chooser: the input kept for sound-only broadcasts (None: the system's default).
+#[tauri::command]
+pub async fn choose_sound_input(state: State<'_, AppState>, id: Option<String>) -> Answer<()> {
+    if state.live.on_air().await.is_some() {
+        return Err(String::from(
+            "You are live: the sound input cannot change during a broadcast. Stop first, then choose it.",
+        )
+        .into());
+    }
+    let mut settings = state.store().without_passwords()?;
+    settings.sound_input = id.filter(|i| !i.is_empty());
+    state.store().save(&settings, &[])?;
+    Ok(())
+}
+
+/// Opens the chosen input for the meter alone, before Go live.
+#[tauri::command]
+pub async fn sound_preview(
+    state: State<'_, AppState>,
+    levels: Channel<CaptureStatus>,
+) -> Answer<InputDevice> {
+    let chosen = state.store().without_passwords()?.sound_input;
+    Ok(state.preview.open(chosen.as_deref(), levels).await?)
+}
+
+/// Closes the meter's input (Audio only turned off, the window going).
+#[tauri::command]
+pub async fn sound_preview_stop(state: State<'_, AppState>) -> Answer<()> {
+    state.preview.close().await;
+    Ok(())
 }
 
 /// One recorder chunk, as the raw request body: never a JSON array of numbers.

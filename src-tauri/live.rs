@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use icecream_engine::capture::{Capture, CaptureStatus};
 use icecream_engine::session::ChunkSender;
 use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, State, Status};
 use tauri::ipc::Channel;
@@ -16,6 +17,15 @@ struct Running {
     chunks: ChunkSender,
     status: watch::Receiver<Status>,
     settings: Settings,
+    /// The engine's own capture, for a sound-only broadcast; None while the page's recorder
+    /// feeds the chunks.
+    sound: Option<crate::sound::Running>,
+}
+
+/// The engine's capture for a broadcast, and where its levels go.
+pub struct NativeSound {
+    pub capture: Capture,
+    pub levels: Channel<CaptureStatus>,
 }
 
 #[derive(Default)]
@@ -32,6 +42,7 @@ impl Live {
         settings: Settings,
         status: Channel<Status>,
         record_to: Option<PathBuf>,
+        sound: Option<NativeSound>,
     ) -> Result<Share, String> {
         let mut running = self.running.lock().await;
         if running.as_ref().is_some_and(|r| !r.session.is_finished()) {
@@ -40,7 +51,9 @@ impl Live {
         let ffmpeg = Ffmpeg::locate().map_err(|e| e.to_string())?;
         let mut opts = SessionOptions::new(ffmpeg);
         opts.record_to = record_to;
-        opts.first_bytes_within = Some(icecream_engine::session::RECORDER_FIRST_BYTES);
+        if sound.is_none() {
+            opts.first_bytes_within = Some(icecream_engine::session::RECORDER_FIRST_BYTES);
+        }
         let session = Session::start(settings.clone(), opts).map_err(|e| e.to_string())?;
         let mut rx = session.status();
         log::info!(
@@ -76,7 +89,9 @@ impl Live {
                 }
             }
         });
+        let sound = sound.map(|s| crate::sound::Running::start(s.capture, Some(session.sender()), s.levels));
         *running = Some(Running {
+            sound,
             chunks: session.sender(),
             status: session.status(),
             session,
@@ -96,6 +111,9 @@ impl Live {
             ));
         }
         let chunks = match self.running.lock().await.as_ref() {
+            Some(r) if r.sound.is_some() => {
+                return Err("This broadcast's sound comes from the sound input the app opened; the page's recorder is not used.".into())
+            }
             Some(r) => r.chunks.clone(),
             None => return Err("Not live: press Go live first.".into()),
         };
@@ -109,6 +127,18 @@ impl Live {
     pub async fn stop(&self) -> Result<String, String> {
         let Some(r) = self.running.lock().await.take() else {
             return Ok("Not live.".into());
+        };
+        // The input closes first, so its last block is in the broadcast that ends.
+        let losses = match r.sound {
+            Some(sound) => {
+                let status = sound.status.clone();
+                if let Err(e) = sound.finish().await {
+                    log::info!("the sound input's feed ended with: {e}");
+                }
+                let last = status.borrow().clone();
+                Some(last)
+            }
+            None => None,
         };
         drop(r.chunks);
         let ended = r.session.stop().await;
@@ -124,7 +154,10 @@ impl Live {
             "Stopped after {}, {} sent. {}{saved}",
             icecream_engine::status::clock(summary.live_for),
             icecream_engine::status::human_bytes(summary.bytes_sent),
-            summary.delivery()
+            match losses {
+                Some(captured) => captured.with_losses(&summary.delivery()),
+                None => summary.delivery(),
+            }
         ))
     }
 

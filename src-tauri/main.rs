@@ -1,5 +1,6 @@
-//! Icecream's desktop app: a Tauri shell around the engine. The webview captures and encodes; these
-//! modules only adapt the engine to the window.
+//! Icecream's desktop app: a Tauri shell around the engine. The webview captures and encodes the
+//! picture (and the sound where the engine cannot open an input); these modules only adapt the
+//! engine to the window.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -7,6 +8,7 @@ mod chunk_socket;
 mod commands;
 mod live;
 mod notify;
+mod sound;
 mod store;
 mod webview;
 
@@ -113,6 +115,10 @@ fn main() {
             commands::forget_certificate,
             commands::try_local_server,
             commands::go_live,
+            commands::sound_inputs,
+            commands::choose_sound_input,
+            commands::sound_preview,
+            commands::sound_preview_stop,
             commands::push_chunk,
             commands::chunk_socket,
             commands::stop,

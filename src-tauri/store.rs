@@ -38,20 +38,25 @@ impl AppStore {
 
     /// The saved settings with the saved password.
     pub fn settings(&self) -> Result<Settings, String> {
-        let mut settings = match self.store.get(KEY) {
-            // Checked at start (set_aside_if_damaged), so this only fails if the file changed since.
-            Some(v) => Settings::from_json(&v.to_string()).map_err(|_| {
-                "The saved settings could not be read. Open Settings, check every field and save again."
-                    .to_string()
-            })?,
-            None => Settings::default(),
-        };
+        let mut settings = self.without_passwords()?;
         for d in &mut settings.destinations {
             if let Some(pw) = self.password(d).load().map_err(|e| e.to_string())? {
                 d.server.password = pw;
             }
         }
         Ok(settings)
+    }
+
+    /// The saved settings alone, for what needs no password (the sound input): no keyring asked.
+    pub fn without_passwords(&self) -> Result<Settings, String> {
+        Ok(match self.store.get(KEY) {
+            // Checked at start (set_aside_if_damaged), so this only fails if the file changed since.
+            Some(v) => Settings::from_json(&v.to_string()).map_err(|_| {
+                "The saved settings could not be read. Open Settings, check every field and save again."
+                    .to_string()
+            })?,
+            None => Settings::default(),
+        })
     }
 
     /// Where a destination's password is kept: its own keyring entry (or private file).

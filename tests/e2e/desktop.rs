@@ -223,6 +223,9 @@ impl App {
                     "DBUS_SESSION_BUS_ADDRESS",
                     format!("unix:path={}/no-bus", home.dir.path().display()),
                 )
+                // No sound server unless a test starts one (sound.rs): never the machine's own
+                // microphone; without one the page's recorder takes the sound.
+                .env("PULSE_SERVER", format!("unix:{}/no-pulse", home.dir.path().display()))
                 .envs(env.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),

@@ -10,16 +10,16 @@ use icecream_engine::{icecast, net, LocalIcecast, LocalOptions};
 use crate::desktop::{artifacts, App, Home, Screen, ONE_AT_A_TIME};
 
 /// What a journey needs around the app: a real Icecast, a screen, a home for the app's files.
-struct Stage {
-    ice: LocalIcecast,
-    screen: Screen,
-    home: Home,
+pub(crate) struct Stage {
+    pub(crate) ice: LocalIcecast,
+    pub(crate) screen: Screen,
+    pub(crate) home: Home,
     _dir: tempfile::TempDir,
     _one: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Stage {
-    async fn new() -> Stage {
+    pub(crate) async fn new() -> Stage {
         let one = ONE_AT_A_TIME.lock().await;
         let dir = tempfile::Builder::new()
             .prefix("icecream-e2e-icecast-")
@@ -61,7 +61,7 @@ impl Stage {
     }
 }
 
-async fn open_settings(app: &App) {
+pub(crate) async fn open_settings(app: &App) {
     app.click("#open-settings").await;
     app.wait_for(
         || async { app.el("#settings").await.attr("open").await.unwrap().is_some() },
@@ -70,7 +70,7 @@ async fn open_settings(app: &App) {
     .await;
 }
 
-async fn save_settings(app: &App) {
+pub(crate) async fn save_settings(app: &App) {
     app.click("#save-settings").await;
     app.wait_for(
         || async { app.el("#settings").await.attr("open").await.unwrap().is_none() },
@@ -80,7 +80,7 @@ async fn save_settings(app: &App) {
 }
 
 /// Settings → server, password, mount and format, then Save; like a person would.
-async fn fill_settings(
+pub(crate) async fn fill_settings(
     app: &App,
     ice: &LocalIcecast,
     mount: &str,
@@ -107,7 +107,7 @@ async fn mount_listed(ice: &LocalIcecast, mount: &str) -> bool {
     icecast::mount_status(&doc, mount).is_some()
 }
 
-async fn wait_mount(ice: &LocalIcecast, mount: &str, listed: bool) -> bool {
+pub(crate) async fn wait_mount(ice: &LocalIcecast, mount: &str, listed: bool) -> bool {
     for _ in 0..80 {
         if mount_listed(ice, mount).await == listed {
             return true;
@@ -1227,7 +1227,7 @@ async fn a_drop_behind_other_windows_is_told_by_a_notification() {
 }
 
 /// In the open Settings: a new destination on `ice`, named and with its own mount, for Ogg Vorbis.
-async fn add_destination(app: &App, ice: &LocalIcecast, name: &str, mount: &str) {
+pub(crate) async fn add_destination(app: &App, ice: &LocalIcecast, name: &str, mount: &str) {
     app.click("#add-destination").await;
     app.type_into("destination_name", name).await;
     app.type_into("host", "127.0.0.1").await;

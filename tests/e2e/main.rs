@@ -8,3 +8,4 @@
 mod desktop;
 mod journeys;
 mod session_bus;
+mod sound;

@@ -51,8 +51,8 @@ function showRecordingButton() {
 
 export class LivePanel {
   /**
-   * app: { settings(): view, audioOnly(): bool, capture: Capture, onLive(share, format), onEnded(),
-   *        onTrusted(view) }
+   * app: { settings(): view, audioOnly(): bool, capture: Capture, sound: SoundInputs,
+   *        onLive(share, format), onEnded(), onTrusted(view) }
    */
   constructor(app) {
     this.app = app;
@@ -134,6 +134,11 @@ export class LivePanel {
     const view = this.app.settings();
     const { format, encoding } = broadcastShape(view);
     this.button.disabled = true;
+    if (this.app.audioOnly() && this.app.sound.native) {
+      await this.goLiveNative(format);
+      this.button.disabled = false;
+      return;
+    }
     try {
       let stream = this.app.capture.stream;
       if (!stream) stream = await this.app.capture.open({ audioOnly: this.app.audioOnly(), encoding });
@@ -176,7 +181,7 @@ export class LivePanel {
       this.show({ state: 'connecting', bytes_sent: 0, bitrate_kbps: 0 });
       let share;
       try {
-        share = await call('go_live', { status: channel });
+        share = await call('go_live', { status: channel, nativeSound: false, sound: new Channel() });
       } catch (e) {
         this.failedPush = true;
         ready();
@@ -194,6 +199,26 @@ export class LivePanel {
       showNotice(e instanceof CaptureError ? e.message : errorText(e));
     } finally {
       this.button.disabled = false;
+    }
+  }
+
+  /** Sound alone, captured by the engine: the page records nothing and shows what it reports. */
+  async goLiveNative(format) {
+    if (format.has_video) {
+      showNotice('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
+      return;
+    }
+    const channel = new Channel();
+    channel.onmessage = (s) => this.show(s);
+    this.setLive(true);
+    this.show({ state: 'connecting', bytes_sent: 0, bitrate_kbps: 0 });
+    try {
+      const share = await call('go_live', { status: channel, nativeSound: true, sound: this.app.sound.channel() });
+      this.app.onLive(share, format);
+    } catch (e) {
+      this.setLive(false);
+      this.show({ state: 'failed', reason: errorText(e) });
+      this.app.onEnded();
     }
   }
 

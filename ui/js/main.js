@@ -7,6 +7,7 @@ import { SharePanel } from './share.js';
 import { NowPlayingPanel } from './nowplaying.js';
 import { showNotice, clearNotice } from './notice.js';
 import { selfTest } from './capture-path.js';
+import { SoundInputs } from './sound.js';
 
 const $ = (id) => document.getElementById(id);
 let view = null;
@@ -18,6 +19,11 @@ const capture = new Capture({
   cameraSelect: $('camera'),
   micSelect: $('microphone'),
 });
+const sound = new SoundInputs({
+  select: $('microphone'),
+  meters: [$('level'), $('level-right')],
+  line: $('sound-line'),
+});
 const share = new SharePanel();
 const nowPlaying = new NowPlayingPanel();
 const audioOnly = $('audio-only');
@@ -26,6 +32,7 @@ const live = new LivePanel({
   settings: () => view,
   audioOnly: () => audioOnly.checked,
   capture,
+  sound,
   onLive(info, format) {
     share.show(info);
     nowPlaying.show(format);
@@ -33,6 +40,8 @@ const live = new LivePanel({
   onEnded() {
     share.hide();
     nowPlaying.hide();
+    // The meter shows the input again once the broadcast has let it go.
+    if (audioOnly.checked && sound.native) sound.preview();
   },
   onTrusted: (v) => setView(v),
 });
@@ -65,6 +74,15 @@ async function tryLocal() {
 }
 
 async function openCapture() {
+  // Sound alone is captured by the engine where it can open an input; the webview's microphone
+  // path damages it (issue 24's measurements), so it is only the fallback.
+  if (audioOnly.checked) {
+    capture.close();
+    $('preview-off').hidden = false;
+    if (await sound.open()) return;
+  } else {
+    await sound.close();
+  }
   try {
     await capture.open({ audioOnly: audioOnly.checked, encoding: view && broadcastShape(view).encoding });
   } catch (e) {
@@ -90,9 +108,12 @@ async function start() {
       openCapture();
     }
   });
-  for (const select of [$('camera'), $('microphone')]) {
-    select.addEventListener('change', () => live.live || openCapture());
-  }
+  $('camera').addEventListener('change', () => live.live || openCapture());
+  $('microphone').addEventListener('change', () => {
+    if (live.live) return;
+    if (sound.native) sound.choose($('microphone').value);
+    else openCapture();
+  });
   try {
     setView(await call('load_settings'));
   } catch (e) {

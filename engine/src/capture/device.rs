@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use tokio::sync::mpsc;
 
-use super::devices::{self, InputDevice};
+use super::devices::{InputDevice, System};
 use super::CaptureError;
 use crate::media::audio_mka::RATE;
 
@@ -89,13 +89,13 @@ fn run(
     stop: &AtomicBool,
     ready: std::sync::mpsc::Sender<Result<InputDevice, CaptureError>>,
 ) {
-    let host = cpal::default_host();
+    let mut system = System::open();
     let mut ready = Some(ready);
     // The stream's channels stay those of the first opening: the header said so.
     let mut channels = None;
     let mut opening = 0;
     while !stop.load(Ordering::Relaxed) {
-        match open(&host, wanted.as_deref(), channels, &tx, opening + 1) {
+        match open(&mut system, wanted.as_deref(), channels, &tx, opening + 1) {
             Ok((stream, info, lost, heard)) => {
                 opening += 1;
                 channels = Some(info.channels);
@@ -112,7 +112,7 @@ fn run(
                 let reason = loop {
                     waits += 1;
                     if let Some(id) = chosen.as_deref().filter(|_| waits.is_multiple_of(2)) {
-                        if !devices::present(&host, id) {
+                        if !system.present(id) {
                             break "it was unplugged or switched off".to_string();
                         }
                     }
@@ -197,13 +197,13 @@ impl Heard {
 }
 
 fn open(
-    host: &cpal::Host,
+    system: &mut System,
     wanted: Option<&str>,
     channels: Option<u16>,
     tx: &mpsc::Sender<Event>,
     opening: u32,
 ) -> Result<Opened, CaptureError> {
-    let (device, info) = devices::find(host, wanted)?;
+    let (device, info) = system.find(wanted)?;
     let channels = channels.unwrap_or(info.channels);
     let cannot = |e: cpal::Error| CaptureError::CannotOpen {
         name: info.name.clone(),
@@ -224,17 +224,22 @@ fn open(
             });
         }
     };
-    #[cfg(target_os = "linux")]
-    if host.id() == cpal::HostId::PulseAudio {
-        let recording = super::pulse::record(&info.id, channels, on_samples).map_err(|reason| {
-            CaptureError::CannotOpen {
-                name: info.name.clone(),
-                reason,
-            }
-        })?;
-        let info = InputDevice { channels, ..info };
-        return Ok((Held::Pulse(recording, lost_tx), info, lost_rx, heard));
-    }
+    // The sound server's inputs come without a cpal device: libpulse records them.
+    let Some(device) = device else {
+        #[cfg(target_os = "linux")]
+        {
+            let recording = super::pulse::record(&info.id, channels, on_samples).map_err(|reason| {
+                CaptureError::CannotOpen {
+                    name: info.name.clone(),
+                    reason,
+                }
+            })?;
+            let info = InputDevice { channels, ..info };
+            return Ok((Held::Pulse(recording, lost_tx), info, lost_rx, heard));
+        }
+        #[cfg(not(target_os = "linux"))]
+        unreachable!("only a Linux sound server's inputs have no cpal device");
+    };
     let mut last_err = None;
     // A fixed 10 ms block first; a system that will not take one gets its own size.
     for buffer_size in [cpal::BufferSize::Fixed(BLOCK_FRAMES), cpal::BufferSize::Default] {

@@ -10,6 +10,8 @@ pub enum CaptureError {
     NoDefault,
     #[error("The sound input \u{201c}{name}\u{201d} could not be opened: {reason}. Check that no other program holds it, or choose another.")]
     CannotOpen { name: String, reason: String },
+    #[error("No sound server answers on this computer (Icecream uses PulseAudio or PipeWire's PulseAudio service). Start it, or log in to a desktop session that has one.")]
+    NoSoundServer,
     #[error("The sound system could not be asked for its inputs: {reason}.")]
     System { reason: String },
 }

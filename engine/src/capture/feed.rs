@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::device::{DeviceThread, Event};
 use super::devices::InputDevice;
@@ -12,7 +14,7 @@ use super::dropouts::Dropouts;
 use super::level::{Level, Meter};
 use super::CaptureError;
 use crate::media::audio_mka::{AudioTrack, MkaWriter, RATE};
-use crate::session::{Session, SessionError};
+use crate::session::{ChunkSender, SessionError};
 
 /// 20 ms: Opus's frame, and a block ffmpeg takes without waiting for more.
 const BLOCK_FRAMES: usize = 960;
@@ -57,6 +59,18 @@ impl CaptureStatus {
         }
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+
+    /// The broadcast's own `delivery` sentence, after what was lost on the way in: never
+    /// "everything was sent" when the input lost some.
+    pub fn with_losses(&self, delivery: &str) -> String {
+        match self.losses() {
+            Some(lost) => format!(
+                "{lost} {}",
+                delivery.replace("Everything recorded", "Everything else captured")
+            ),
+            None => delivery.to_string(),
+        }
+    }
 }
 
 /// An open input, ready to feed a broadcast.
@@ -66,6 +80,19 @@ pub struct Capture {
     events: mpsc::Receiver<Event>,
     pub device: InputDevice,
     status: watch::Sender<CaptureStatus>,
+    stop: Arc<Notify>,
+}
+
+/// Ends a running capture from elsewhere (the app's Stop): what was captured until then goes out
+/// whole, the input closes.
+#[derive(Clone, Debug)]
+pub struct CaptureStop(Arc<Notify>);
+
+impl CaptureStop {
+    pub fn stop(&self) {
+        // A stored permit: a stop asked before the feed waits is not missed.
+        self.0.notify_one();
+    }
 }
 
 impl Capture {
@@ -82,19 +109,28 @@ impl Capture {
             events,
             device,
             status,
+            stop: Arc::default(),
         })
+    }
+
+    pub fn stopper(&self) -> CaptureStop {
+        CaptureStop(self.stop.clone())
     }
 
     pub fn status(&self) -> watch::Receiver<CaptureStatus> {
         self.status.subscribe()
     }
 
-    /// Feeds `session` until it stops taking sound (Stop, or the broadcast failed).
-    pub async fn run(mut self, session: &Session) -> Result<(), SessionError> {
+    /// Feeds a broadcast through `to` until it stops taking sound (Stop, or the broadcast failed)
+    /// or the stopper is used; with no broadcast (before Go live) it only meters.
+    pub async fn run(mut self, to: Option<ChunkSender>) -> Result<(), SessionError> {
         let channels = usize::from(self.device.channels);
         let block = BLOCK_FRAMES * channels;
         let (mut writer, header) = MkaWriter::new(&AudioTrack::pcm(self.device.channels));
-        session.push(header).await?;
+        if let Some(to) = &to {
+            to.send(header).await?;
+        }
+        let stop = self.stop.clone();
         let origin = Instant::now();
         let mut dropouts = Dropouts::new(RATE);
         let mut meter = Meter::new(channels);
@@ -107,6 +143,7 @@ impl Capture {
         loop {
             let mut out: Vec<Vec<f32>> = Vec::new();
             tokio::select! {
+                _ = stop.notified() => return Ok(()),
                 event = self.events.recv() => match event {
                     None => return Ok(()),
                     Some(Event::Samples { data, at, opening }) => {
@@ -158,7 +195,9 @@ impl Capture {
                     let levels = meter.take();
                     self.status.send_modify(|s| s.levels = levels);
                 }
-                session.push(writer.write_pcm(&samples)).await?;
+                if let Some(to) = &to {
+                    to.send(writer.write_pcm(&samples)).await?;
+                }
             }
         }
     }

@@ -12,11 +12,15 @@ mod devices;
 mod dropouts;
 mod error;
 mod feed;
+mod input_device;
 mod level;
 #[cfg(target_os = "linux")]
 mod pulse;
+#[cfg(target_os = "linux")]
+mod pulse_sources;
 
+pub use devices::sound_system;
 pub use devices::{inputs, InputDevice};
 pub use error::CaptureError;
-pub use feed::{Capture, CaptureStatus};
+pub use feed::{Capture, CaptureStatus, CaptureStop};
 pub use level::Level;

@@ -88,7 +88,9 @@ impl SavedPassword {
     /// The keyring entry, when a keyring service runs.
     fn entry(&self) -> Option<keyring::Entry> {
         if let Err(e) = keyring::Entry::store_status() {
-            log::info!("no keyring service: the password is kept in a private file ({e})");
+            // Once: every settings load asks, which filled the log with the same line.
+            static TOLD: std::sync::Once = std::sync::Once::new();
+            TOLD.call_once(|| log::info!("no keyring service: the password is kept in a private file ({e})"));
             return None;
         }
         keyring::Entry::new(KEYRING_SERVICE, &self.account)

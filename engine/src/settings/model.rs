@@ -26,6 +26,9 @@ pub struct Settings {
     pub recording: RecordingSettings,
     /// Servers' own certificates the person chose to trust, by host and port (see `tls`).
     pub trusted_certificates: Vec<TrustedCertificate>,
+    /// The sound input a sound-only broadcast captures, by its stable id (`capture::inputs`);
+    /// None follows the system's default wherever it moves.
+    pub sound_input: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -177,6 +180,7 @@ impl Default for Settings {
             encoding: EncodingSettings::default(),
             recording: RecordingSettings::default(),
             trusted_certificates: Vec::new(),
+            sound_input: None,
         }
     }
 }

@@ -88,7 +88,11 @@ pub(crate) async fn stream_from(
     // A capture is moved into its feed: dropping it (Ctrl-C, a failure) closes the input.
     let fed = async {
         match source {
-            Source::Device(capture) => capture.run(&session).await.map(|()| 0).map_err(InputError::from),
+            Source::Device(capture) => capture
+                .run(Some(session.sender()))
+                .await
+                .map(|()| 0)
+                .map_err(InputError::from),
             Source::Chunks(entries) => input::replay_chunks(&session, &entries, !fast, |_| {}).await,
             Source::File(path) => {
                 let f = tokio::fs::File::open(&path).await.map_err(|e| InputError::Read {
@@ -136,16 +140,11 @@ pub(crate) async fn stream_from(
     }
     .map(|summary| {
         // Never "everything was sent" when the input lost some on the way in.
-        let lost = capture_status.and_then(|s| s.borrow().losses());
-        match lost {
-            Some(lost) => eprintln!(
-                "Stopped. {lost} {}",
-                summary
-                    .delivery()
-                    .replace("Everything recorded", "Everything else captured")
-            ),
-            None => eprintln!("Stopped. {}", summary.delivery()),
-        }
+        let told = match capture_status {
+            Some(s) => s.borrow().with_losses(&summary.delivery()),
+            None => summary.delivery(),
+        };
+        eprintln!("Stopped. {told}");
     })
     .and_then(|()| match missed.is_empty() {
         true => Ok(()),

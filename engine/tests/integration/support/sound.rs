@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use icecream_engine::MountFormat;
+
 pub const RATE: usize = 48_000;
 /// Noise, then tones (left 440 Hz, right 1000 Hz) stepping through these levels, then noise.
 pub const STEPS_DBFS: [f64; 4] = [-30.0, -12.0, -3.0, -20.0];
@@ -32,7 +34,7 @@ pub fn write_signal(path: &Path) {
     // Commas inside a filter's arguments are escaped, else they would end it.
     let expr = format!("{}|{}", channel(440, 0), channel(1000, 1)).replace(',', "\\,");
     let expr = format!("{expr}:s={RATE}:d={SIGNAL_SECS}");
-    super::lavfi(
+    lavfi(
         &format!("aevalsrc={expr}"),
         &["-c:a", "pcm_s16le", path.to_str().unwrap()],
     );
@@ -232,4 +234,66 @@ pub fn compare(src: &[[f32; 2]], heard: &[[f32; 2]]) -> Heard {
         compared: total,
         bands_db: bands(src, &aligned),
     }
+}
+
+/// What a broadcaster's ears ask of a listener's copy of the signal in `format`: channels
+/// together, nothing skipped or inserted, no gap, each step's level, the band, and Ogg FLAC exact.
+pub fn check(format: MountFormat, heard: &Heard) {
+    let [start, end] = heard.lags;
+    assert_eq!(
+        start[0], start[1],
+        "{format:?}: left and right together: {heard:?}"
+    );
+    assert_eq!(
+        start, end,
+        "{format:?}: nothing skipped or inserted between start and end: {heard:?}"
+    );
+    // Lossy codecs keep noise's spectrum rather than its waveform: still plainly the same noise.
+    assert!(heard.likeness.iter().all(|&r| r > 0.5), "{format:?}: {heard:?}");
+    assert!(
+        heard.gaps.is_empty(),
+        "{format:?}: gaps (frame, dB): {:?}",
+        &heard.gaps[..heard.gaps.len().min(10)]
+    );
+    // MP3 at 128 kbps is 0.44 dB low in every step: LAME's own (ffmpeg alone gives the same).
+    for (i, step) in heard.step_db.iter().enumerate() {
+        assert!(
+            step.iter().all(|db| db.abs() <= 0.5),
+            "{format:?}: the {} dBFS step is {step:?} dB off",
+            STEPS_DBFS[i]
+        );
+    }
+    // Opus keeps the whole band to 20 kHz (the webview's path lost 6.9 dB there). LAME at 128 kbps
+    // cuts above about 16 kHz and thins the noise below it (15 kHz came 0.9 dB low): MP3's bands
+    // are looked at up to 10 kHz.
+    let top = match format {
+        MountFormat::Mp3 => 10_000.0,
+        _ => f64::INFINITY,
+    };
+    for (hz, db) in BANDS_HZ.iter().zip(&heard.bands_db) {
+        assert!(
+            *hz > top || db.abs() <= 1.0,
+            "{format:?}: {db:.2} dB at {hz} Hz: {:?}",
+            heard.bands_db
+        );
+    }
+    if format == MountFormat::OggFlac {
+        assert_eq!(
+            heard.differ, 0,
+            "{format:?}: every sample as played, of {}",
+            heard.compared
+        );
+    }
+}
+
+/// ffmpeg turning a lavfi source ("sine=frequency=440:duration=4") into what `out` says (its
+/// codec and format, then a file or "-"); what it wrote to stdout.
+pub fn lavfi(source: &str, out: &[&str]) -> Vec<u8> {
+    let done = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source])
+        .args(out)
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    done.stdout
 }

@@ -1,0 +1,157 @@
+//! The app broadcasting sound alone from a real sound server: PulseAudio started by the test (a
+//! null sink, a microphone remapped from its monitor, no mock microphone involved), the input
+//! chosen on the stage, the engine capturing it, four mounts at once, and each listener's copy
+//! laid against the played signal sample by sample, as the CLI's test does.
+
+#[path = "../../engine/tests/integration/support/listener.rs"]
+#[allow(dead_code)]
+mod listener;
+#[path = "../../engine/tests/integration/support/pulse.rs"]
+#[allow(dead_code)]
+mod pulse;
+#[path = "../../engine/tests/integration/support/sound.rs"]
+#[allow(dead_code)]
+mod signal;
+
+use std::time::Duration;
+
+use icecream_engine::MountFormat;
+
+use crate::desktop::{artifacts, App};
+use crate::journeys::{add_destination, fill_settings, open_settings, save_settings, wait_mount, Stage};
+use listener::Listener;
+use pulse::Pulse;
+
+const MOUNTS: [(&str, &str, MountFormat); 4] = [
+    ("/app.oga", "ogg-flac", MountFormat::OggFlac),
+    ("/app.opus", "ogg-opus", MountFormat::OggOpus),
+    ("/app.webm", "webm-audio", MountFormat::WebmAudio),
+    ("/app.mp3", "mp3", MountFormat::Mp3),
+];
+
+/// The stage's sound line once it says `needle`.
+async fn sound_line_says(app: &App, needle: &str) -> String {
+    for _ in 0..150 {
+        let line = app.text("#sound-line").await;
+        if line.contains(needle) {
+            return line;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let line = app.text("#sound-line").await;
+    let log = app.log_text();
+    panic!(
+        "waited 30 s for the sound line to say {needle:?}; it says {line:?}\n--- the app's log ---\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
+    let pulse = Pulse::start();
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
+    let env = pulse.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = App::launch_with(screen, home, &env).await;
+    let password = ice.source_password.expose();
+    let (first, format, _) = MOUNTS[0];
+    fill_settings(&app, ice, first, password, format, "auto").await;
+    open_settings(&app).await;
+    for (i, (mount, format, _)) in MOUNTS.iter().enumerate().skip(1) {
+        add_destination(&app, ice, &format!("Mount {}", i + 1), mount).await;
+        app.choose("format", format).await;
+    }
+    save_settings(&app).await;
+
+    // Radio: the engine lists the sound server's inputs, and the person picks the microphone.
+    app.click("#audio-only").await;
+    sound_line_says(&app, "captured by PulseAudio").await;
+    app.client
+        .execute(
+            "const s = document.getElementById('microphone'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('change'));",
+            vec![pulse::MIC.into()],
+        )
+        .await
+        .unwrap();
+    app.wait_for(
+        || async {
+            let saved = std::fs::read_to_string(home.data_dir().join("settings.json")).unwrap_or_default();
+            saved.contains("\"sound_input\": \"mic\"") || saved.contains("\"sound_input\":\"mic\"")
+        },
+        "the chosen input kept in settings by its id",
+    )
+    .await;
+    sound_line_says(&app, "stereo, captured by PulseAudio").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("signal.wav");
+    signal::write_signal(&wav);
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    for (mount, _, _) in MOUNTS {
+        assert!(wait_mount(ice, mount, true).await, "{mount} went live");
+    }
+    let mut listeners = Vec::new();
+    for (mount, _, _) in MOUNTS {
+        listeners.push(Listener::connect_when_served(&ice.endpoint(), mount).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut player = pulse.play_in_background(&wav);
+    // In the −3 dBFS step the meter reads what goes on air: both channels near the top.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let peaks: Vec<f64> = meter_peaks(&app).await;
+    screen.screenshot(&artifacts().join("sound-alone-live.png"));
+    assert!(
+        peaks.len() == 2 && peaks.iter().all(|p| (-8.0..=0.0).contains(p)),
+        "the meter shows each channel's peak: {peaks:?}"
+    );
+    let played = tokio::task::spawn_blocking(move || player.wait().unwrap());
+    assert!(played.await.unwrap().success(), "paplay played the signal");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    let said = app.text("#notice").await;
+    assert!(said.contains("Everything recorded was sent."), "{said}");
+    // The page recorded nothing: no chunk went from it.
+    let lane = app
+        .client
+        .execute("return String(window.icecreamChunkLane)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(lane.as_str(), Some("undefined"), "the page opened no chunk lane");
+
+    let src = signal::decode(&wav);
+    let mut all = Vec::new();
+    for (listener, (mount, _, format)) in listeners.into_iter().zip(MOUNTS) {
+        let file = dir.path().join(format!("heard{}", mount.replace('/', "-")));
+        std::fs::write(&file, listener.finish().await).unwrap();
+        let heard = signal::compare(&src, &signal::decode(&file));
+        eprintln!("{mount}: {heard:?}");
+        all.push((format, heard));
+    }
+    for (format, heard) in &all {
+        signal::check(*format, heard);
+    }
+    // Back to the meter alone, ready for the next broadcast.
+    sound_line_says(&app, "captured by PulseAudio").await;
+    app.quit().await;
+}
+
+/// Each channel's peak as the stage's meters show it, in dBFS.
+async fn meter_peaks(app: &App) -> Vec<f64> {
+    let v = app
+        .client
+        .execute(
+            "return ['level', 'level-right'].map((id) => document.getElementById(id))\
+             .filter((m) => !m.hidden).map((m) => m.dataset.peakDbfs)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_array()
+        .map(|a| a.iter().filter_map(|p| p.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
