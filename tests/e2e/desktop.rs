@@ -225,7 +225,10 @@ impl App {
                 )
                 // No sound server unless a test starts one (sound.rs): never the machine's own
                 // microphone; without one the page's recorder takes the sound.
-                .env("PULSE_SERVER", format!("unix:{}/no-pulse", home.dir.path().display()))
+                .env(
+                    "PULSE_SERVER",
+                    format!("unix:{}/no-pulse", home.dir.path().display()),
+                )
                 .envs(env.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use icecream_engine::MountFormat;
 
-use crate::desktop::{artifacts, App};
+use crate::desktop::{artifacts, App, Home};
 use crate::journeys::{add_destination, fill_settings, open_settings, save_settings, wait_mount, Stage};
 use listener::Listener;
 use pulse::Pulse;
@@ -65,26 +65,7 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
     }
     save_settings(&app).await;
 
-    // Radio: the engine lists the sound server's inputs, and the person picks the microphone.
-    app.click("#audio-only").await;
-    sound_line_says(&app, "captured by PulseAudio").await;
-    app.client
-        .execute(
-            "const s = document.getElementById('microphone'); s.value = arguments[0]; \
-             s.dispatchEvent(new Event('change'));",
-            vec![pulse::MIC.into()],
-        )
-        .await
-        .unwrap();
-    app.wait_for(
-        || async {
-            let saved = std::fs::read_to_string(home.data_dir().join("settings.json")).unwrap_or_default();
-            saved.contains("\"sound_input\": \"mic\"") || saved.contains("\"sound_input\":\"mic\"")
-        },
-        "the chosen input kept in settings by its id",
-    )
-    .await;
-    sound_line_says(&app, "stereo, captured by PulseAudio").await;
+    radio_from_the_mic(&app, home).await;
 
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("signal.wav");
@@ -137,6 +118,82 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
     }
     // Back to the meter alone, ready for the next broadcast.
     sound_line_says(&app, "captured by PulseAudio").await;
+    app.quit().await;
+}
+
+/// Audio only on: the engine lists the sound server's inputs, and the person picks the
+/// microphone, which is kept in settings by its id.
+async fn radio_from_the_mic(app: &App, home: &Home) {
+    app.click("#audio-only").await;
+    sound_line_says(app, "captured by PulseAudio").await;
+    app.client
+        .execute(
+            "const s = document.getElementById('microphone'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('change'));",
+            vec![pulse::MIC.into()],
+        )
+        .await
+        .unwrap();
+    app.wait_for(
+        || async {
+            let saved = std::fs::read_to_string(home.data_dir().join("settings.json")).unwrap_or_default();
+            saved.contains("\"sound_input\": \"mic\"") || saved.contains("\"sound_input\":\"mic\"")
+        },
+        "the chosen input kept in settings by its id",
+    )
+    .await;
+    sound_line_says(app, "stereo, captured by PulseAudio").await;
+}
+
+#[tokio::test]
+async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
+    let pulse = Pulse::start();
+    let stage = &Stage::new().await;
+    let Stage {
+        ice, screen, home, ..
+    } = stage;
+    let env = pulse.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = App::launch_with(screen, home, &env).await;
+    fill_settings(
+        &app,
+        ice,
+        "/away.oga",
+        ice.source_password.expose(),
+        "ogg-flac",
+        "auto",
+    )
+    .await;
+    radio_from_the_mic(&app, home).await;
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    signal::lavfi(
+        "sine=f=1000:r=48000:d=30",
+        &["-ac", "2", "-c:a", "pcm_s16le", tone.to_str().unwrap()],
+    );
+    let mut player = pulse.play_in_background(&tone);
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    pulse.unplug_mic();
+    sound_line_says(&app, "The sound input went away").await;
+    screen.screenshot(&artifacts().join("sound-input-away.png"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = app.text("#status").await;
+    assert!(status.starts_with("LIVE"), "the broadcast goes on: {status}");
+    assert!(wait_mount(ice, "/away.oga", true).await, "the mount stays");
+
+    pulse.plug_mic();
+    sound_line_says(&app, "sound is back").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    let said = app.text("#notice").await;
+    assert!(said.contains("The sound input was away for"), "{said}");
+    assert!(!said.contains("Everything recorded was sent"), "{said}");
+    let _ = player.kill();
+    let _ = player.wait();
     app.quit().await;
 }
 

@@ -45,8 +45,14 @@ export async function selfTest(stream) {
   await Promise.all(tests);
 }
 
-/** 'webcodecs' or 'recorder'. WebCodecs first where it exists: it controls keyframes. */
+/**
+ * 'webcodecs' or 'recorder'. For video, WebCodecs first where it exists: it controls keyframes.
+ * For sound alone (only where the engine cannot open a sound input, see sound.js), the recorder
+ * unless its self-test gave nothing: WebCodecs' sound comes through Web Audio, which in WebKitGTK
+ * drops and repeats blocks and skews the channels, while its recorder was measured clean (issue 24).
+ */
 export function autoPath(video) {
+  if (!video && recorderWorks.audio !== false) return 'recorder';
   if (webCodecsMissing({ video }).length === 0) return 'webcodecs';
   return 'recorder';
 }

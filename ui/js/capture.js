@@ -56,8 +56,12 @@ export class Capture {
       ? { width: { ideal: encoding.width }, height: { ideal: encoding.height }, frameRate: { ideal: encoding.fps } }
       : {};
     if (camera) video.deviceId = { exact: camera };
+    // 48 kHz asked for: WebKitGTK otherwise captures at 44.1 kHz through PulseAudio's poorest
+    // resampler, and its recorder gives no bytes at all from a source reporting a rate of 0.
+    const audio = { sampleRate: 48000 };
+    if (mic) audio.deviceId = { exact: mic };
     const constraints = {
-      audio: mic ? { deviceId: { exact: mic } } : true,
+      audio,
       video: audioOnly ? false : video,
     };
     try {

@@ -29,7 +29,7 @@ export class SoundInputs {
     }
     if (list.unavailable) {
       this.native = false;
-      this.say(`Sound goes through the web engine's recorder: ${list.unavailable}`);
+      this.say(`The web engine captures the sound instead (less cleanly): ${list.unavailable}`);
       return false;
     }
     this.native = true;
