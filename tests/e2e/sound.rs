@@ -158,9 +158,9 @@ async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
     fill_settings(
         &app,
         ice,
-        "/away.oga",
+        "/away.opus",
         ice.source_password.expose(),
-        "ogg-flac",
+        "ogg-opus",
         "auto",
     )
     .await;
@@ -174,7 +174,22 @@ async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
     let mut player = pulse.play_in_background(&tone);
     app.click("#golive").await;
     app.wait_status("LIVE").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // WebKitGTK (the app's own Watch, muted) plays the Opus the engine encoded.
+    app.click("#watch-toggle").await;
+    app.wait_for(
+        || async {
+            let t = (app.client)
+                .execute(
+                    "return document.getElementById('watch-player').currentTime",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            t.as_f64().unwrap_or(0.0) > 1.0
+        },
+        "the Watch player to play the engine's Opus",
+    )
+    .await;
 
     pulse.unplug_mic();
     sound_line_says(&app, "The sound input went away").await;
@@ -182,7 +197,7 @@ async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let status = app.text("#status").await;
     assert!(status.starts_with("LIVE"), "the broadcast goes on: {status}");
-    assert!(wait_mount(ice, "/away.oga", true).await, "the mount stays");
+    assert!(wait_mount(ice, "/away.opus", true).await, "the mount stays");
 
     pulse.plug_mic();
     sound_line_says(&app, "sound is back").await;

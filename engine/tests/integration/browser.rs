@@ -15,7 +15,7 @@ use crate::support::*;
 const JOINS: usize = 8;
 
 /// One browser at a time: decoding video beside the engine and Icecast fills both cores.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Broadcasts `webm` (looped to 40 s, in 250 ms chunks) to a `format` mount and has Chromium
 /// join it `JOINS` times with `element`; `first_picture_within` is the longest a join may wait for
@@ -36,6 +36,26 @@ async fn browsers_join_mid_stream(
         .await
         .expect("the broadcast goes live")
         .unwrap();
+    let joins = joins_spread_over_8_s(&ice, &mount, element, first_picture_within).await;
+    assert!(
+        !session.is_finished(),
+        "the broadcast went on through the joins: {:?}",
+        session.status().borrow().state
+    );
+    feeding.abort();
+    session.stop().await.expect("a clean stop");
+    every_join_played(format, element, &joins);
+}
+
+/// Chromium joining `mount` `JOINS` times over 8 s with `element`, each join followed until it
+/// has played 2 s or failed; `first_picture_within` is the longest a join may wait for its first
+/// keyframe.
+pub async fn joins_spread_over_8_s(
+    ice: &Icecast,
+    mount: &str,
+    element: &str,
+    first_picture_within: Duration,
+) -> Vec<Join> {
     // The server's own status page: a web origin for the page the joins are made from.
     let browser = Chromium::start(&format!("http://127.0.0.1:{}/", ice.port)).await;
     let start = Instant::now();
@@ -60,14 +80,12 @@ async fn browsers_join_mid_stream(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let joins = browser.joins().await;
-    assert!(
-        !session.is_finished(),
-        "the broadcast went on through the joins: {:?}",
-        session.status().borrow().state
-    );
-    feeding.abort();
-    session.stop().await.expect("a clean stop");
+    browser.joins().await
+}
+
+/// Every join reached `playing`, its clock moved on by 2 s, no error; a video join decoded
+/// pictures.
+pub fn every_join_played(format: MountFormat, element: &str, joins: &[Join]) {
     let waits: Vec<f64> = joins.iter().filter_map(|j| j.playing).collect();
     eprintln!(
         "{} {element}: join → playing mean {:.2} s, max {:.2} s; {joins:?}",

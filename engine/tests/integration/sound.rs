@@ -3,6 +3,7 @@
 //! paplay, the CLI broadcasting the microphone (`--device`) to Ogg Opus, WebM audio, MP3 and Ogg
 //! FLAC mounts at once, and each listener's copy decoded and laid against the source sample by
 //! sample: channels together, nothing missing or moved, levels kept, the band kept, FLAC exact.
+//! And Chromium joining the engine's Opus mid-stream.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -246,4 +247,35 @@ async fn a_wrong_input_or_a_picture_format_is_told_in_words() {
         "{said}"
     );
     assert_plain(&said);
+}
+
+/// Browsers play the Opus the engine encodes from a capture: Chromium joins the WebM audio and
+/// the Ogg Opus mount of a broadcast microphone 8 times each, mid-stream, and every join plays.
+#[tokio::test]
+async fn chromium_joins_captured_sound_at_any_moment() {
+    let _one = crate::browser::ONE_AT_A_TIME.lock().await;
+    let ice = Icecast::start().await;
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tone = dir.path().join("tone.wav");
+    lavfi(
+        "sine=f=440:r=48000:d=60",
+        &["-ac", "2", "-c:a", "pcm_s16le", tone.to_str().unwrap()],
+    );
+    let mounts = [
+        ("/join.webm", MountFormat::WebmAudio),
+        ("/join.opus", MountFormat::OggOpus),
+    ];
+    let cli = broadcast_mic(&ice, &pulse, dir.path(), &mounts);
+    for (mount, _) in mounts {
+        assert!(ice.wait_mount(mount, true).await, "{mount} went live");
+    }
+    let mut player = pulse.play_in_background(&tone);
+    for (mount, format) in mounts {
+        let joins = crate::browser::joins_spread_over_8_s(&ice, mount, "audio", Duration::ZERO).await;
+        crate::browser::every_join_played(format, "audio", &joins);
+    }
+    let _ = player.kill();
+    let _ = player.wait();
+    stop(cli, dir.path());
 }
