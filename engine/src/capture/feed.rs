@@ -152,6 +152,8 @@ impl Capture {
                             Some((since, _, _)) => {
                                 away = None;
                                 self.back(since, &mut dropouts, writer.frames());
+                                // Silence went in whole blocks until now: the sound resumes here.
+                                mark(to.as_ref(), writer.frames(), "The sound input is back");
                             }
                             None => {}
                         }
@@ -176,6 +178,10 @@ impl Capture {
                             out.push(std::mem::take(&mut pending));
                         }
                         away = Some((Instant::now(), 0, opening));
+                        // The silence starts after the blocks still to be written.
+                        let queued = out.iter().map(Vec::len).sum::<usize>() / channels;
+                        let at = writer.frames() + queued as u64;
+                        mark(to.as_ref(), at, &format!("The sound input went away ({reason})"));
                         self.status.send_modify(|s| s.away = Some(reason));
                     }
                 },
@@ -212,6 +218,13 @@ impl Capture {
             s.away = None;
             s.away_for += since.elapsed();
         });
+    }
+}
+
+/// Marks the recording `frames` into the stream.
+fn mark(to: Option<&ChunkSender>, frames: u64, title: &str) {
+    if let Some(to) = to {
+        to.mark(Duration::from_secs_f64(frames as f64 / f64::from(RATE)), title);
     }
 }
 

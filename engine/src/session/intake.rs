@@ -32,6 +32,15 @@ pub struct ChunkSender {
 }
 
 impl ChunkSender {
+    /// Marks a moment of the broadcast's media time in the local recording (a cue sheet beside
+    /// it), e.g. where the sound input went away; a recording that cannot take it says so once.
+    pub fn mark(&self, at: std::time::Duration, title: &str) {
+        let mut slot = self.intake.recording.lock().expect("recording lock");
+        if let Some(Err(e)) = slot.as_mut().map(|r| r.mark(at, title)) {
+            log::warn!("{e}");
+        }
+    }
+
     /// Waits while the queue is full, which slows the producer instead of growing memory.
     pub async fn send(&self, chunk: Vec<u8>) -> Result<(), SessionError> {
         let _in_order = self.intake.order.lock().await;

@@ -15,6 +15,7 @@ mod listeners;
 mod options;
 mod passthrough;
 pub mod recording;
+mod recording_marks;
 mod routes;
 mod stats;
 pub mod uplink;

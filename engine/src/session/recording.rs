@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::recording_marks::Marks;
 use crate::media::fmp4::Fmp4Repair;
 use crate::media::format::{sniff, Container, SNIFF_LEN};
 
@@ -24,6 +25,7 @@ pub struct Recording {
     file: Option<(PathBuf, std::fs::File)>,
     repair: Option<Fmp4Repair>,
     bytes: u64,
+    marks: Option<Marks>,
 }
 
 /// "2026-11-25 12.34.56 UTC": sorts by time, and is a valid file name everywhere.
@@ -62,6 +64,7 @@ impl Recording {
             file: None,
             repair: None,
             bytes: 0,
+            marks: None,
         }
     }
 
@@ -127,6 +130,19 @@ impl Recording {
         written.map_err(|e| self.error(e))?;
         self.bytes += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Marks a moment `at` this far into the recording (the sound input went away, came back) in
+    /// the cue sheet beside it, started at the first mark. Nothing to mark before the file exists.
+    pub fn mark(&mut self, at: std::time::Duration, title: &str) -> Result<(), RecordingError> {
+        let Some((path, _)) = &self.file else {
+            return Ok(());
+        };
+        let marked = match &mut self.marks {
+            Some(marks) => marks.mark(at, title),
+            None => Marks::create(path).and_then(|marks| self.marks.insert(marks).mark(at, title)),
+        };
+        marked.map_err(|e| self.error(e))
     }
 
     /// Writes what is still held (a stream shorter than a container header) and syncs to disk.

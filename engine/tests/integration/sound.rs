@@ -21,7 +21,8 @@ const MOUNTS: [(&str, MountFormat); 4] = [
     ("/sound.oga", MountFormat::OggFlac),
 ];
 
-/// The CLI broadcasting the microphone to every mount of `MOUNTS`, its words going to `log`.
+/// The CLI broadcasting the microphone to every mount of `mounts`, recording into `recorded/`, its
+/// words going to `cli.log`.
 fn broadcast_mic(ice: &Icecast, pulse: &Pulse, dir: &Path, mounts: &[(&str, MountFormat)]) -> Child {
     let mut settings = ice.settings(mounts[0].0, mounts[0].1);
     for (i, (mount, format)) in mounts.iter().enumerate().skip(1) {
@@ -34,6 +35,8 @@ fn broadcast_mic(ice: &Icecast, pulse: &Pulse, dir: &Path, mounts: &[(&str, Moun
     let mut cmd = cli();
     cmd.args(["stream", "--device", pulse::MIC, "--settings"])
         .arg(&file)
+        .arg("--record")
+        .arg(dir.join("recorded"))
         .envs(pulse.env())
         .env("ICECREAM_PASSWORD", &ice.source_password)
         .stdin(Stdio::null())
@@ -200,6 +203,54 @@ async fn an_input_unplugged_mid_broadcast_is_told_and_silence_stands_in_until_it
         tenths[back + 1..back + 20].iter().all(loud),
         "the tone goes on once back"
     );
+    recording_marks_the_gap(&dir.path().join("recorded"));
+}
+
+/// The recording holds the whole capture, silence included, and the cue sheet beside it marks
+/// where the input went away and where it came back, within a block and a cue frame.
+fn recording_marks_the_gap(folder: &Path) {
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mka = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "mka"))
+        .unwrap_or_else(|| panic!("a recording: {files:?}"));
+    let cue = std::fs::read_to_string(format!("{}.cue", mka.display())).expect("a cue sheet");
+    let recorded = sound::decode(mka);
+    let first = recorded
+        .iter()
+        .position(|f| f[0].abs() > 0.05)
+        .expect("the tone was recorded");
+    let gap = first
+        + recorded[first..]
+            .iter()
+            .position(|f| f[0] == 0.0 && f[1] == 0.0)
+            .unwrap();
+    let back = gap + recorded[gap..].iter().position(|f| f[0] != 0.0).unwrap();
+    let marks: Vec<f64> = cue
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("INDEX 01 "))
+        .map(|t| {
+            let n: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+            n[0] * 60.0 + n[1] + n[2] / 75.0
+        })
+        .collect();
+    assert!(
+        cue.contains("TITLE \"The sound input went away (")
+            && cue.contains("TITLE \"The sound input is back\""),
+        "{cue}"
+    );
+    let secs = |frame: usize| frame as f64 / sound::RATE as f64;
+    eprintln!("marks at {marks:?} s; silence recorded {:.3}–{:.3} s", secs(gap), secs(back));
+    assert_eq!(marks.len(), 3, "{cue}");
+    for (mark, at) in [(marks[1], secs(gap)), (marks[2], secs(back))] {
+        assert!(
+            (mark - at).abs() < 0.06,
+            "a mark at {mark:.3} s for {at:.3} s:\n{cue}"
+        );
+    }
 }
 
 #[tokio::test]
