@@ -12,6 +12,10 @@
 //! packet as it arrives (libopus): latency = when the packet holding a click arrived − when the
 //! click was handed to pacat. CPU: each sender's own process (the CLI encodes Opus itself, with
 //! no ffmpeg; the floor is one ffmpeg), user + system time over the run.
+//!
+//! The floor's password is in ffmpeg's argv, as `icecast://` requires: a throwaway password of the
+//! private server this bench starts on 127.0.0.1 and stops, never a person's. The CLI under test
+//! gets its password from `ICECREAM_PASSWORD`, as a person's would.
 
 // Linux only: it starts Debian's PulseAudio, icecast2 and ffmpeg on loopback.
 // Elsewhere it is left out (no_main), so that Windows and macOS checks of every target pass.

@@ -2,9 +2,10 @@
 //! PulseAudio host asks for a 10 ms fragment and caps the server's buffer at that same 10 ms, so a
 //! reader a little late under load lost sound (480 samples in one run of four with both cores
 //! busy, tests/integration/sound.rs); the pure-Rust client under it zeroes a 1 MiB buffer at each
-//! read, which was half of the capture's CPU (perf, bench/sound.rs). Here fragments stay 10 ms,
-//! for latency, the server may hold two seconds, and a blocking read on the recording's own
-//! thread takes each one.
+//! read, which was half of the capture's CPU (perf, bench/sound.rs). Here fragments are 20 ms, one
+//! Opus frame (10 ms ones cost a tenth more CPU and made each block wait for a second fragment:
+//! 31 ms from a click to a listener against 21), the server may hold two seconds, and a blocking
+//! read on the recording's own thread takes each one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -44,9 +45,9 @@ pub(super) fn record(
         channels: channels as u8,
         rate: RATE,
     };
-    let fragment = RATE / 100 * 4 * u32::from(channels);
+    let fragment = RATE / 50 * 4 * u32::from(channels);
     let attr = BufferAttr {
-        maxlength: 200 * fragment,
+        maxlength: 100 * fragment,
         tlength: u32::MAX,
         prebuf: u32::MAX,
         minreq: u32::MAX,
