@@ -203,7 +203,11 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         app.value("#share-url").await,
         format!("http://127.0.0.1:{}/e2e.mp3", ice.port)
     );
-    assert!(app.value("#share-embed").await.starts_with("<audio controls"));
+    // Muted at first: a browser would refuse to start its sound before a click.
+    assert!(app
+        .value("#share-embed")
+        .await
+        .starts_with("<audio controls autoplay muted"));
     screen.screenshot(&artifacts().join("live-window.png"));
 
     let file = home.dir.path().join("heard.mp3");
@@ -245,6 +249,12 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         app.text("#show-recording").await,
         "Show recording",
         "offered after Stop"
+    );
+    // The last broadcast's figures stay on screen after Stop.
+    let kept_shown = app.text("#stat-bytes").await;
+    assert!(
+        kept_shown.ends_with("kB") || kept_shown.ends_with("MB"),
+        "the bytes sent stay after Stop: {kept_shown}"
     );
 
     // The log a person can send: the broadcast's states and ffmpeg's lines, never the password.

@@ -82,6 +82,26 @@ export class LivePanel {
     this.rows.show(s);
     this.statusEl.dataset.state = s.state;
     const active = ['connecting', 'live', 'reconnecting', 'stopping'].includes(s.state);
+    // The last broadcast's figures stay after Stop, until the next Go live.
+    const keep = !active && this.hadFigures && ['stopped', 'failed'].includes(s.state);
+    if (active ? s.bytes_sent !== undefined : !keep) this.figures(s, active);
+    this.statusEl.title = ['reconnecting', 'failed'].includes(s.state) ? s.reason : '';
+    // The broadcast goes on without its local copy; the person must know that once.
+    if (s.recording_problem && s.recording_problem !== this.recordingProblem) {
+      this.recordingProblem = s.recording_problem;
+      showNotice(s.recording_problem, 'warning');
+    }
+    if (s.state === 'failed' && this.live) {
+      this.ended();
+      if (s.certificate) this.offerTrust(s);
+    }
+    // Every destination was stopped from its row: the broadcast is over.
+    if (s.state === 'stopped' && this.live && !this.stopping) this.ended();
+  }
+
+  /** Sent, bitrate and listeners; dashes when there is no broadcast to count. */
+  figures(s, active) {
+    this.hadFigures = active;
     document.getElementById('stat-bytes').textContent = active ? bytes(s.bytes_sent) : '—';
     document.getElementById('stat-bitrate').textContent = active ? `${Math.round(s.bitrate_kbps)} kbps` : '—';
     // Unknown counts are a dash, never a guess: not read yet, or a server without a status page
@@ -96,18 +116,6 @@ export class LivePanel {
       why.textContent = 'not reported by this server';
       listeners.append(why);
     }
-    this.statusEl.title = ['reconnecting', 'failed'].includes(s.state) ? s.reason : '';
-    // The broadcast goes on without its local copy; the person must know that once.
-    if (s.recording_problem && s.recording_problem !== this.recordingProblem) {
-      this.recordingProblem = s.recording_problem;
-      showNotice(s.recording_problem, 'warning');
-    }
-    if (s.state === 'failed' && this.live) {
-      this.ended();
-      if (s.certificate) this.offerTrust(s);
-    }
-    // Every destination was stopped from its row: the broadcast is over.
-    if (s.state === 'stopped' && this.live && !this.stopping) this.ended();
   }
 
   /** The server's own certificate stopped the broadcast: the person may trust it and go again. */
@@ -247,7 +255,7 @@ export class LivePanel {
     if (!this.live) return;
     this.stopping = true;
     this.button.disabled = true;
-    this.show({ state: 'stopping', bytes_sent: 0, bitrate_kbps: 0 });
+    this.show({ state: 'stopping' });
     try {
       // Every recorded byte reaches the server before the connection closes.
       await this.finishChunks();

@@ -14,6 +14,8 @@ export class NowPlayingPanel {
   show(format) {
     this.form.hidden = !format.now_playing;
     this.result.textContent = '';
+    // A new broadcast has no title yet: the last one's would look as if listeners saw it.
+    document.getElementById('np-title').value = '';
   }
 
   hide() {

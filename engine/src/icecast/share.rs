@@ -33,13 +33,15 @@ impl Share {
         let ty = format.content_type();
         // `oncanplay`: Chromium's `autoplay` waits until it has buffered what it wants of an
         // endless stream, 3–5 s after joining; `play()` once it can play starts in 0.3–0.5 s
-        // (bench/RESULTS.md, browser). Where autoplay is not allowed, play() is refused the same.
+        // (bench/RESULTS.md, browser). `muted`: a browser refuses to start sound a visitor has not
+        // clicked for (autoplay policy), and the player then sat stopped; muted it starts at once,
+        // the picture showing, and the player's own button turns the sound on.
         let embed_html = if format.has_video() {
             format!(
-                "<video controls autoplay playsinline oncanplay=\"this.play()\"{label} width=\"640\">\n  <source src=\"{src}\" type=\"{ty}\">\n</video>"
+                "<video controls autoplay muted playsinline oncanplay=\"this.play()\"{label} width=\"640\">\n  <source src=\"{src}\" type=\"{ty}\">\n</video>"
             )
         } else {
-            format!("<audio controls autoplay oncanplay=\"this.play()\"{label}>\n  <source src=\"{src}\" type=\"{ty}\">\n</audio>")
+            format!("<audio controls autoplay muted oncanplay=\"this.play()\"{label}>\n  <source src=\"{src}\" type=\"{ty}\">\n</audio>")
         };
         Share {
             listen_url: listen_url.to_string(),
@@ -61,13 +63,13 @@ mod tests {
             "Tom & \"Jerry\"",
         );
         assert!(s.embed_html.starts_with(
-            "<audio controls autoplay oncanplay=\"this.play()\" title=\"Tom &amp; &quot;Jerry&quot;\">"
+            "<audio controls autoplay muted oncanplay=\"this.play()\" title=\"Tom &amp; &quot;Jerry&quot;\">"
         ));
         assert!(s.embed_html.contains("type=\"audio/mpeg\""));
         let v = Share::new("http://h:8000/cam.webm", MountFormat::WebmVideo, "");
-        assert!(v
-            .embed_html
-            .starts_with("<video controls autoplay playsinline oncanplay=\"this.play()\" width=\"640\">"));
+        assert!(v.embed_html.starts_with(
+            "<video controls autoplay muted playsinline oncanplay=\"this.play()\" width=\"640\">"
+        ));
         assert!(v.has_video);
     }
 }
