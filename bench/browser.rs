@@ -15,6 +15,7 @@
 #![cfg_attr(not(target_os = "linux"), no_main)]
 #![cfg(target_os = "linux")]
 
+#[allow(dead_code)] // the benchmark measures Chromium alone
 mod chromium;
 mod floor;
 // Uses the keyed scan only.
@@ -27,7 +28,7 @@ mod report;
 use std::path::Path;
 use std::time::Duration;
 
-use chromium::{Chromium, Join, Start};
+use chromium::{Browser, Join, Start};
 use icecream_engine::media::format::MountFormat;
 use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
 use looped::Looped;
@@ -66,7 +67,7 @@ async fn case(label: &str, format: MountFormat, input: &Looped, element: &str, s
     .unwrap();
     let (_floor, floor_in) = floor::start(&ffmpeg, &server, format, Container::Webm, &theirs);
     let (pace, started) = floor::live_on_both(&session, floor_in, input.timeslices(250, 60_000)).await;
-    let browser = Chromium::start(&format!("http://127.0.0.1:{}/", server.port)).await;
+    let browser = Browser::chromium(&format!("http://127.0.0.1:{}/", server.port)).await;
     // The engine's mount by one host name, the floor's by the other: each has its own six
     // connections in the browser.
     let url = |host: &str, mount: &str| format!("http://{host}:{}{mount}", server.port);

@@ -1,6 +1,8 @@
-//! Debian's Chromium, headless, as a listener: started through chromedriver on a free port, with a
-//! fresh profile, and asked to join a mount with a `<video>` or `<audio>` element, as the share
-//! panel's embed code does. Shared by the browser-listener tests and the browser join benchmark.
+//! A real browser as a listener: Debian's Chromium, headless, through chromedriver, or WebKitGTK's
+//! MiniBrowser (the engine of GNOME Web and the family of Safari) through WebKitWebDriver on a
+//! private Xvfb screen; each on a free port with a fresh profile, and asked to join a mount with a
+//! `<video>` or `<audio>` element, as the share panel's embed code does. Shared by the
+//! browser-listener tests and the browser join benchmark.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -11,8 +13,8 @@ use fantoccini::Client;
 #[path = "webdriver.rs"]
 mod webdriver;
 
-pub struct Chromium {
-    pub client: Client,
+pub struct Browser {
+    client: Option<Client>,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -26,20 +28,32 @@ fn installed(name: &str) -> String {
         .to_string()
 }
 
-impl Chromium {
-    /// A browser showing `page`: media elements need a page from a web origin to load a stream
-    /// (an empty `data:` page's loads are refused as unsafe).
-    pub async fn start(page: &str) -> Chromium {
+/// Debian's WebKitGTK browser for automation (webkit2gtk-driver installs its driver beside it).
+const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
+impl Browser {
+    /// WebKitGTK's MiniBrowser showing `page`, on a screen of its own (xvfb-run): it has no
+    /// headless mode.
+    pub async fn webkit(page: &str) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let port = webdriver::free_port();
-        let driver = Command::new(installed("chromedriver"))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, with the Chromium it starts, so that all of it can be ended.
-            .process_group(0)
-            .spawn()
-            .unwrap();
+        let mut xvfb = Command::new(installed("xvfb-run"));
+        xvfb.args(["-a", "-s", "-screen 0 1280x800x24 -nolisten tcp"])
+            .arg(installed("WebKitWebDriver"))
+            .env("HOME", profile.path());
+        let driver = spawn_driver(&mut xvfb, port);
+        let caps = serde_json::json!({
+            "webkitgtk:browserOptions": { "binary": MINIBROWSER, "args": ["--automation"] }
+        });
+        Browser::connect(driver, port, caps, profile, page, "WebKitGTK's MiniBrowser").await
+    }
+
+    /// Chromium showing `page`: media elements need a page from a web origin to load a stream
+    /// (an empty `data:` page's loads are refused as unsafe).
+    pub async fn chromium(page: &str) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let port = webdriver::free_port();
+        let driver = spawn_driver(&mut Command::new(installed("chromedriver")), port);
         let caps = serde_json::json!({
             "goog:chromeOptions": {
                 "binary": installed("chromium"),
@@ -52,16 +66,36 @@ impl Chromium {
                 ],
             }
         });
+        Browser::connect(driver, port, caps, profile, page, "Chromium").await
+    }
+
+    async fn connect(
+        driver: Child,
+        port: u16,
+        caps: serde_json::Value,
+        profile: tempfile::TempDir,
+        page: &str,
+        what: &str,
+    ) -> Browser {
         let caps = caps.as_object().unwrap().clone();
         let url = format!("http://127.0.0.1:{port}");
-        let client = webdriver::connect(&url, caps, Duration::from_secs(30), "Chromium").await;
-        let browser = Chromium {
-            client,
+        // Whatever happens next, the driver and its browser end with this handle.
+        let mut browser = Browser {
+            client: None,
             driver,
             _profile: profile,
         };
-        browser.client.goto(page).await.expect("Chromium opens the page");
+        let client = webdriver::connect(&url, caps, Duration::from_secs(30), what).await;
+        client
+            .goto(page)
+            .await
+            .unwrap_or_else(|e| panic!("{what} opens the page: {e}"));
+        browser.client = Some(client);
         browser
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("connected")
     }
 
     /// Adds a muted, autoplaying `<video>` or `<audio>` for `url` to the page, as join `i`. The
@@ -79,7 +113,9 @@ impl Chromium {
             const finish = () => {
                 if (r.done) return;
                 r.done = true;
-                r.frames = el.webkitDecodedFrameCount === undefined ? null : el.webkitDecodedFrameCount;
+                // Chromium's count, else the standard one (WebKitGTK has only that).
+                if (el.webkitDecodedFrameCount !== undefined) r.frames = el.webkitDecodedFrameCount;
+                else r.frames = el.getVideoPlaybackQuality ? el.getVideoPlaybackQuality().totalVideoFrames : null;
                 el.removeAttribute('src');
                 el.load();
                 el.remove();
@@ -103,7 +139,7 @@ impl Chromium {
             el.src = url;
             (document.body || document.documentElement).appendChild(el);
         "#;
-        self.client
+        self.client()
             .execute(
                 JOIN,
                 vec![
@@ -121,7 +157,7 @@ impl Chromium {
     /// Every join's record so far.
     pub async fn joins(&self) -> Vec<Join> {
         let v = self
-            .client
+            .client()
             .execute("return window.joins || []", vec![])
             .await
             .expect("the page answers");
@@ -130,7 +166,7 @@ impl Chromium {
 
     /// Ends joins that are not done (a deadline passed), so their records are final.
     pub async fn give_up(&self) {
-        self.client
+        self.client()
             .execute(
                 "for (const r of (window.joins || [])) if (r && !r.done) r.done = true;",
                 vec![],
@@ -140,9 +176,20 @@ impl Chromium {
     }
 }
 
-impl Drop for Chromium {
+/// A WebDriver server on `port`, in its own process group with the browser it starts, so that all
+/// of it can be ended.
+fn spawn_driver(cmd: &mut Command, port: u16) -> Child {
+    cmd.arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+impl Drop for Browser {
     fn drop(&mut self) {
-        // Even when a test fails half-way: the driver and every Chromium process it started.
+        // Even when a test fails half-way: the driver and every browser process it started.
         // SAFETY: kill(2) on the process group this test created.
         unsafe { libc::kill(-(self.driver.id() as libc::pid_t), libc::SIGKILL) };
         let _ = self.driver.wait();
@@ -174,7 +221,7 @@ pub struct Join {
     pub advanced: f64,
     pub error: Option<String>,
     pub done: bool,
-    /// Pictures decoded (Chromium's count); the tests check it.
+    /// Pictures decoded (Chromium's count, or the standard playback quality's); the tests check it.
     #[allow(dead_code)]
     pub frames: Option<u64>,
 }

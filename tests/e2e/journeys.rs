@@ -349,7 +349,7 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     assert_eq!(
         app.text("#capture-hint").await,
         "WebCodecs works; MediaRecorder gives no video here; MediaRecorder (audio) works. \
-         Automatic uses WebCodecs for video and WebCodecs for audio."
+         Automatic uses WebCodecs for video and MediaRecorder for audio."
     );
     let field = |name: &'static str| {
         let app = &app;
@@ -498,6 +498,12 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
         ice, screen, home, ..
     } = stage;
     let app = stage.app_set_for("/e2e.webm", "webm-video", "auto").await;
+    // A size changed in Settings after the camera opened goes out at that size.
+    app.wait_self_tested().await;
+    open_settings(&app).await;
+    app.type_into("width", "320").await;
+    app.type_into("height", "240").await;
+    save_settings(&app).await;
     let listener = go_live_and_listen(&app, ice, "/e2e.webm").await;
     assert_eq!(
         chunk_lane(&app).await,
@@ -538,6 +544,11 @@ async fn goes_live_with_camera_and_microphone_through_webcodecs_to_a_webm_mount(
 
     let codecs = probe(&file, &["-show_entries", "stream=codec_name"]);
     assert_eq!(codecs, ["vp8", "opus"], "camera and microphone are both on air");
+    let size = probe(
+        &file,
+        &["-select_streams", "v:0", "-show_entries", "stream=width,height"],
+    );
+    assert_eq!(size, ["320,240"], "the size chosen in Settings went out");
     let secs = decoded_seconds(&file);
     assert!(secs >= 4.0, "the listener got {secs} s ({} bytes)", body.len());
     // A keyframe at least every second, from the first frame the listener got.

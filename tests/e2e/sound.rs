@@ -52,12 +52,8 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
     let Stage {
         ice, screen, home, ..
     } = stage;
-    let env = pulse.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = App::launch_with(screen, home, &env).await;
-    let password = ice.source_password.expose();
     let (first, format, _) = MOUNTS[0];
-    fill_settings(&app, ice, first, password, format, "auto").await;
+    let app = launch_hearing(&pulse, stage, first, format).await;
     open_settings(&app).await;
     for (i, (mount, format, _)) in MOUNTS.iter().enumerate().skip(1) {
         add_destination(&app, ice, &format!("Mount {}", i + 1), mount).await;
@@ -121,6 +117,16 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
     app.quit().await;
 }
 
+/// The app, with the test's sound server as the computer's, set up for `mount` in `format`.
+async fn launch_hearing(pulse: &Pulse, stage: &Stage, mount: &str, format: &str) -> App {
+    let env = pulse.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
+    let password = stage.ice.source_password.expose();
+    fill_settings(&app, &stage.ice, mount, password, format, "auto").await;
+    app
+}
+
 /// Audio only on: the engine lists the sound server's inputs, and the person picks the
 /// microphone, which is kept in settings by its id.
 async fn radio_from_the_mic(app: &App, home: &Home) {
@@ -152,18 +158,7 @@ async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
     let Stage {
         ice, screen, home, ..
     } = stage;
-    let env = pulse.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = App::launch_with(screen, home, &env).await;
-    fill_settings(
-        &app,
-        ice,
-        "/away.opus",
-        ice.source_password.expose(),
-        "ogg-opus",
-        "auto",
-    )
-    .await;
+    let app = launch_hearing(&pulse, stage, "/away.opus", "ogg-opus").await;
     radio_from_the_mic(&app, home).await;
     let dir = tempfile::tempdir().unwrap();
     let tone = dir.path().join("tone.wav");

@@ -49,8 +49,12 @@ const live = new LivePanel({
 const settings = new SettingsDialog({
   isLive: () => live.live,
   onSaved: (v) => {
+    const before = view && JSON.stringify(broadcastShape(view).encoding);
     setView(v);
     showNotice('Settings saved.', 'info');
+    // A new size or frame rate takes effect in the preview now, and so at the next Go live: the
+    // camera was opened with the old one.
+    if (!live.live && !audioOnly.checked && before !== JSON.stringify(broadcastShape(v).encoding)) openCapture();
   },
   onTryLocal: () => tryLocal(),
 });

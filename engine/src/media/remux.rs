@@ -238,6 +238,38 @@ mod tests {
         (blocks, tracks)
     }
 
+    /// Each track's entry as the stream's Tracks give it.
+    fn entries(webm: &[u8]) -> Vec<Vec<u8>> {
+        let mut events = Vec::new();
+        WebmReader::new().push(webm, &mut events).unwrap();
+        events
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Tracks(t) => Some(t.list.into_iter().map(|t| t.entry).collect()),
+                Event::Block(_) => None,
+            })
+            .expect("a Tracks element")
+    }
+
+    #[test]
+    fn the_recorders_untrue_alpha_mode_is_not_sent_on() {
+        // Chromium's recorder says AlphaMode 1 of a camera's video; WebKit refuses to play that.
+        let has_alpha_mode = |entry: &Vec<u8>| {
+            crate::media::ebml::children(entry)
+                .filter(|(id, _)| *id == 0xE0)
+                .any(|(_, video)| crate::media::ebml::children(video).any(|(id, _)| id == 0x53C0))
+        };
+        let input = corpus("webm-vp8-opus-250ms");
+        assert!(entries(&input).iter().any(has_alpha_mode), "the corpus has it");
+        let out = remuxed(MountFormat::WebmVideo, &input, || usize::MAX).unwrap();
+        let sent = entries(&out);
+        assert_eq!(sent.len(), 2);
+        assert!(
+            !sent.iter().any(has_alpha_mode),
+            "the mount's Tracks say no AlphaMode"
+        );
+    }
+
     #[test]
     fn any_split_of_the_input_gives_the_same_stream() {
         for (name, format) in [

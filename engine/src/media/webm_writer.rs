@@ -150,7 +150,8 @@ impl WebmWriter {
     }
 }
 
-/// EBML header, Segment of unknown size, Info and the kept tracks' entries as they came.
+/// EBML header, Segment of unknown size, Info and the kept tracks' entries as they came, less what
+/// is not true of the stream.
 fn header(scale: u64, keep: &[&Track]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut ebml_body = Vec::new();
@@ -171,8 +172,54 @@ fn header(scale: u64, keep: &[&Track]) -> Vec<u8> {
     ebml::write_element(&mut out, INFO, &info);
     let mut tracks = Vec::new();
     for t in keep {
-        ebml::write_element(&mut tracks, TRACK_ENTRY, &t.entry);
+        ebml::write_element(&mut tracks, TRACK_ENTRY, &only_what_is_true(&t.entry));
     }
     ebml::write_element(&mut out, TRACKS, &tracks);
     out
+}
+
+const VIDEO: u32 = 0xE0;
+const ALPHA_MODE: u32 = 0x53C0;
+
+/// A recorder's TrackEntry without what does not hold for what it sends: Chromium's and WebView2's
+/// MediaRecorder write AlphaMode 1 on a camera's video, which has no alpha, and WebKit's player
+/// refuses such a stream outright (0 of 8 joins; the same bytes without it, 8 of 8).
+fn only_what_is_true(entry: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entry.len());
+    for (id, body) in ebml::children(entry) {
+        if id == VIDEO {
+            let mut video = Vec::with_capacity(body.len());
+            for (child, value) in ebml::children(body).filter(|(child, _)| *child != ALPHA_MODE) {
+                ebml::write_element(&mut video, child, value);
+            }
+            ebml::write_element(&mut out, VIDEO, &video);
+        } else {
+            ebml::write_element(&mut out, id, body);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(children: &[(u32, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (id, body) in children {
+            ebml::write_element(&mut out, *id, body);
+        }
+        out
+    }
+
+    #[test]
+    fn alpha_mode_is_dropped_and_everything_else_kept() {
+        let video = entry(&[(0xB0, &[0x02, 0x80]), (0xBA, &[0x01, 0xE0]), (ALPHA_MODE, &[1])]);
+        let recorder = entry(&[(0xD7, &[1]), (0x86, b"V_VP8"), (VIDEO, &video)]);
+        let kept = entry(&[(0xB0, &[0x02, 0x80]), (0xBA, &[0x01, 0xE0])]);
+        let truthful = entry(&[(0xD7, &[1]), (0x86, b"V_VP8"), (VIDEO, &kept)]);
+        assert_eq!(only_what_is_true(&recorder), truthful);
+        // An entry with nothing untrue comes out byte for byte.
+        assert_eq!(only_what_is_true(&truthful), truthful);
+    }
 }
