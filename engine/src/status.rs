@@ -41,8 +41,9 @@ pub struct Status {
     /// The server has no status page (Liquidsoap's `input.harbor`, say): the listener count stays
     /// unknown for this broadcast, and is not asked for again.
     pub listeners_not_reported: bool,
-    /// The local recording's file, once it exists.
+    /// The local recording's file, once it exists, and its size (told about once a second).
     pub recording: Option<String>,
+    pub recording_bytes: u64,
     /// Seconds of the stream dropped because the network could not carry it in time.
     pub skipped_secs: u64,
     /// Why the local recording stopped (a full disk, say); the broadcast goes on without it.
@@ -76,6 +77,7 @@ impl Default for Status {
             listeners: None,
             listeners_not_reported: false,
             recording: None,
+            recording_bytes: 0,
             skipped_secs: 0,
             recording_problem: None,
             certificate: None,

@@ -199,6 +199,12 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         bytes_shown.ends_with("kB") || bytes_shown.ends_with("MB"),
         "stats show bytes: {bytes_shown}"
     );
+    // The local copy is being saved, and the window says so with its size.
+    let rec = app.text("#rec").await;
+    assert!(
+        rec.starts_with("● REC ") && (rec.ends_with("kB") || rec.ends_with("MB")),
+        "the REC light shows while live: {rec:?}"
+    );
     assert_eq!(
         app.value("#share-url").await,
         format!("http://127.0.0.1:{}/e2e.mp3", ice.port)
@@ -250,6 +256,7 @@ async fn goes_live_audio_only_to_an_mp3_mount_and_stops() {
         "Show recording",
         "offered after Stop"
     );
+    assert_eq!(app.text("#rec").await, "", "no REC light once stopped");
     // The last broadcast's figures stay on screen after Stop.
     let kept_shown = app.text("#stat-bytes").await;
     assert!(

@@ -85,6 +85,10 @@ export class LivePanel {
     // The last broadcast's figures stay after Stop, until the next Go live.
     const keep = !active && this.hadFigures && ['stopped', 'failed'].includes(s.state);
     if (active ? s.bytes_sent !== undefined : !keep) this.figures(s, active);
+    // While live: the local copy is being saved, and how big it is.
+    const rec = document.getElementById('rec');
+    rec.hidden = !(active && s.recording);
+    if (!rec.hidden) document.getElementById('rec-size').textContent = bytes(s.recording_bytes || 0);
     this.statusEl.title = ['reconnecting', 'failed'].includes(s.state) ? s.reason : '';
     // The broadcast goes on without its local copy; the person must know that once.
     if (s.recording_problem && s.recording_problem !== this.recordingProblem) {

@@ -105,8 +105,10 @@ async function start() {
   });
   $('try-local').addEventListener('click', () => tryLocal());
   audioOnly.checked = localStorage.getItem('audioOnly') === '1';
+  document.body.classList.toggle('radio', audioOnly.checked);
   audioOnly.addEventListener('change', () => {
     localStorage.setItem('audioOnly', audioOnly.checked ? '1' : '0');
+    document.body.classList.toggle('radio', audioOnly.checked);
     if (!live.live) {
       clearNotice();
       openCapture();

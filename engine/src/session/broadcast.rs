@@ -63,6 +63,7 @@ impl Session {
             order: Default::default(),
             recording: std::sync::Mutex::new(opts.record_to.as_deref().map(Recording::new)),
             status: status_tx.clone(),
+            size_told: Default::default(),
         });
         let (pid_tx, pids) = watch::channel(Vec::new());
         let listen_url = (settings.enabled().next())

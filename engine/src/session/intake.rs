@@ -53,6 +53,9 @@ pub(super) struct Intake {
     pub(super) order: tokio::sync::Mutex<()>,
     pub(super) recording: std::sync::Mutex<Option<Recording>>,
     pub(super) status: Arc<watch::Sender<Status>>,
+    /// When the recording's size was last told: about once a second (the page's REC light), not
+    /// at every chunk, which for captured sound comes 50 times a second.
+    pub(super) size_told: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Intake {
@@ -65,10 +68,17 @@ impl Intake {
             Ok(()) => {
                 if let Some(path) = recording.path() {
                     let path = path.display().to_string();
+                    let bytes = recording.bytes();
+                    let mut told = self.size_told.lock().expect("size lock");
+                    let due = told.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
                     self.status.send_if_modified(|s| {
                         let new = s.recording.is_none();
                         s.recording.get_or_insert(path);
-                        new
+                        if due {
+                            s.recording_bytes = bytes;
+                            *told = Some(std::time::Instant::now());
+                        }
+                        new || due
                     });
                 }
             }
@@ -87,10 +97,12 @@ impl Intake {
         let Some(recording) = self.recording.lock().expect("recording lock").take() else {
             return;
         };
+        let bytes = recording.bytes();
         match recording.finish() {
-            Ok(Some(path)) => self
-                .status
-                .send_modify(|s| s.recording = Some(path.display().to_string())),
+            Ok(Some(path)) => self.status.send_modify(|s| {
+                s.recording = Some(path.display().to_string());
+                s.recording_bytes = bytes;
+            }),
             Ok(None) => {}
             Err(e) => {
                 log::warn!("{e}");

@@ -49,6 +49,11 @@ async fn the_recording_is_byte_identical_across_a_server_outage() {
         kept == chunks.concat(),
         "the recording is exactly the chunks, in order"
     );
+    assert_eq!(
+        rx.borrow().recording_bytes,
+        kept.len() as u64,
+        "the status says its size"
+    );
     assert_eq!(decode_errors(path.as_ref()), "", "and it plays");
 }
 
