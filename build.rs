@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "try_local_server",
     "go_live",
     "sound_inputs",
+    "use_sound_format",
     "choose_sound_input",
     "sound_preview",
     "sound_preview_stop",

@@ -233,6 +233,20 @@ pub async fn forget_certificate(state: State<'_, AppState>, host: String, port: 
     settings_view(&state).await
 }
 
+/// Radio in one step: Audio only on with a destination whose format needs a picture; the person
+/// picked the sound format (Ogg Opus or MP3), which replaces it, the mount's ending with it.
+#[tauri::command]
+pub async fn use_sound_format(state: State<'_, AppState>, format: MountFormat) -> Answer<SettingsView> {
+    if state.live.on_air().await.is_some() {
+        return Err(String::from("Stop the broadcast before changing its format.").into());
+    }
+    let mut settings = state.store().without_passwords()?;
+    if settings.make_sound_only(format) {
+        state.store().save(&settings, &[])?;
+    }
+    settings_view(&state).await
+}
+
 /// "Try it on this computer": a private Icecast on 127.0.0.1, saved as the server to use.
 #[tauri::command]
 pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> Answer<SettingsView> {

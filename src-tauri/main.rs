@@ -116,6 +116,7 @@ fn main() {
             commands::try_local_server,
             commands::go_live,
             commands::sound_inputs,
+            commands::use_sound_format,
             commands::choose_sound_input,
             commands::sound_preview,
             commands::sound_preview_stop,

@@ -7,5 +7,6 @@
 
 mod desktop;
 mod journeys;
+mod radio;
 mod session_bus;
 mod sound;

@@ -52,7 +52,7 @@ function showRecordingButton() {
 export class LivePanel {
   /**
    * app: { settings(): view, audioOnly(): bool, capture: Capture, sound: SoundInputs,
-   *        onLive(share, format), onEnded(), onTrusted(view) }
+   *        onLive(share, format), onEnded(), onTrusted(view), onSettings(view) }
    */
   constructor(app) {
     this.app = app;
@@ -145,6 +145,10 @@ export class LivePanel {
     this.recordingProblem = null;
     const view = this.app.settings();
     const { format, encoding } = broadcastShape(view);
+    if (format.has_video && this.app.audioOnly()) {
+      this.offerRadio();
+      return;
+    }
     this.button.disabled = true;
     if (this.app.audioOnly() && this.app.sound.native) {
       await this.goLiveNative(format);
@@ -211,6 +215,32 @@ export class LivePanel {
       showNotice(e instanceof CaptureError ? e.message : errorText(e));
     } finally {
       this.button.disabled = false;
+    }
+  }
+
+  /**
+   * Audio only, and a destination's format needs a camera: radio in one step. The person picks the
+   * sound format; it replaces the video one (the mount's ending with it), and the broadcast starts.
+   */
+  offerRadio() {
+    showNotice('Audio only (radio) is on, and the broadcast\'s format needs a camera. Send the sound alone as:', 'info');
+    const formats = [['ogg-opus', 'Ogg Opus (the best sound)'], ['mp3', 'MP3 (plays everywhere)']];
+    for (const [id, label] of formats) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.dataset.format = id;
+      button.textContent = label;
+      button.addEventListener('click', async () => {
+        try {
+          this.app.onSettings(await call('use_sound_format', { format: id }));
+        } catch (e) {
+          showNotice(errorText(e));
+          return;
+        }
+        clearNotice();
+        this.goLive();
+      });
+      noticeAction(button);
     }
   }
 

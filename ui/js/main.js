@@ -44,6 +44,7 @@ const live = new LivePanel({
     if (audioOnly.checked && sound.native) sound.preview();
   },
   onTrusted: (v) => setView(v),
+  onSettings: (v) => setView(v),
 });
 
 const settings = new SettingsDialog({

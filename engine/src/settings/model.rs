@@ -223,6 +223,30 @@ impl Default for EncodingSettings {
 }
 
 impl Settings {
+    /// Radio in one step: each switched-on destination whose format needs a picture gets the sound
+    /// format `format` instead, and its mount the format's ending when it still had the old one
+    /// (`/live.webm` becomes `/live.opus`; a mount the person named otherwise is left alone).
+    /// Returns whether anything changed.
+    pub fn make_sound_only(&mut self, format: MountFormat) -> bool {
+        if format.has_video() {
+            return false;
+        }
+        let mut changed = false;
+        for d in self
+            .destinations
+            .iter_mut()
+            .filter(|d| d.enabled && d.format.has_video())
+        {
+            let old = format!(".{}", d.format.extension());
+            if let Some(stem) = d.server.mount.strip_suffix(&old) {
+                d.server.mount = format!("{stem}.{}", format.extension());
+            }
+            d.format = format;
+            changed = true;
+        }
+        changed
+    }
+
     /// The certificate trusted for this host and port, if any.
     pub fn pin_for(&self, host: &str, port: u16) -> Option<Fingerprint> {
         self.trusted_certificates

@@ -225,3 +225,35 @@ fn only_destinations_with_video_need_the_picture() {
     other_mp3.server.host = "backup.example.org".into();
     assert_eq!(other_mp3.encode(&s.encoding), a);
 }
+
+#[test]
+fn radio_in_one_step_gives_video_destinations_a_sound_format_and_its_ending() {
+    let mut s = good();
+    s.first_mut().format = MountFormat::WebmVideo;
+    s.first_mut().server.mount = "/live.webm".into();
+    let mut named = s.destinations[0].clone();
+    named.id = "named".into();
+    named.server.mount = "/studio".into();
+    let mut off = s.destinations[0].clone();
+    off.id = "off".into();
+    off.enabled = false;
+    s.destinations.push(named);
+    s.destinations.push(off);
+    assert!(s.make_sound_only(MountFormat::OggOpus));
+    let got: Vec<(&str, MountFormat)> = (s.destinations.iter())
+        .map(|d| (d.server.mount.as_str(), d.format))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("/live.opus", MountFormat::OggOpus),
+            // Named by the person: its name stays.
+            ("/studio", MountFormat::OggOpus),
+            // Switched off: not this broadcast's.
+            ("/live.webm", MountFormat::WebmVideo),
+        ]
+    );
+    s.validate().unwrap();
+    // Already radio: nothing to change.
+    assert!(!s.make_sound_only(MountFormat::Mp3));
+}
