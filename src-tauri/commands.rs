@@ -109,6 +109,8 @@ pub struct FormatView {
     label: &'static str,
     has_video: bool,
     now_playing: bool,
+    /// The mount name's ending that says what it carries (Settings warns of one that contradicts).
+    extension: &'static str,
 }
 
 async fn settings_view(state: &AppState) -> Answer<SettingsView> {
@@ -128,6 +130,7 @@ async fn settings_view(state: &AppState) -> Answer<SettingsView> {
                 label: f.label(),
                 has_video: f.has_video(),
                 now_playing: f.supports_now_playing(),
+                extension: f.extension(),
             })
             .collect(),
     })

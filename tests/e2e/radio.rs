@@ -7,7 +7,7 @@ use std::time::Duration;
 use icecream_engine::icecast;
 
 use crate::desktop::{artifacts, App};
-use crate::journeys::{fill_settings, wait_mount, Stage};
+use crate::journeys::{fill_settings, open_settings, wait_mount, Stage};
 
 #[tokio::test]
 async fn audio_only_on_a_video_destination_goes_live_in_one_step() {
@@ -18,6 +18,17 @@ async fn audio_only_on_a_video_destination_goes_live_in_one_step() {
     let app = App::launch(screen, home).await;
     let password = ice.source_password.expose();
     fill_settings(&app, ice, "/live.webm", password, "webm-video", "auto").await;
+    // Settings warns of a mount whose ending says another format than it would carry.
+    open_settings(&app).await;
+    app.choose("format", "mp3").await;
+    let hint = app.text("#mount-hint").await;
+    assert!(
+        hint.contains("ends in .webm but will carry") && hint.contains("/live.mp3?"),
+        "{hint:?}"
+    );
+    app.choose("format", "webm-video").await;
+    assert_eq!(app.text("#mount-hint").await, "", "no warning when they agree");
+    app.click("#cancel-settings").await;
     app.click("#audio-only").await;
     app.click("#golive").await;
     app.wait_for(

@@ -82,6 +82,8 @@ export class SettingsDialog {
       this.keepDestination();
       this.showDestinations();
     });
+    this.field('mount').addEventListener('input', () => this.checkMountEnding());
+    this.field('format').addEventListener('change', () => this.checkMountEnding());
     document.getElementById('open-log-folder').addEventListener('click', () =>
       call('open_log_folder').catch((e) => this.fail(e)));
     this.trusted = new TrustedList({
@@ -98,6 +100,23 @@ export class SettingsDialog {
 
   field(name) {
     return this.form.elements.namedItem(name);
+  }
+
+  /** A mount whose ending says another format than it will carry: players that go by it fail. */
+  checkMountEnding() {
+    const hint = document.getElementById('mount-hint');
+    const format = this.view && this.view.formats.find((f) => f.id === this.field('format').value);
+    const mount = this.field('mount').value.trim();
+    const ending = (mount.match(/\.([A-Za-z0-9]+)$/) || [])[1];
+    // Endings of one family name the same container: .ogg, .oga and .opus are all Ogg.
+    const family = (e) => (['ogg', 'oga', 'opus'].includes(e) ? 'ogg' : e);
+    const known = new Set(this.view ? this.view.formats.map((f) => family(f.extension)) : []);
+    const clash = format && ending && known.has(family(ending.toLowerCase())) &&
+      family(ending.toLowerCase()) !== family(format.extension);
+    hint.textContent = clash
+      ? `This mount ends in .${ending} but will carry ${format.label}: players that go by the name may refuse it. ` +
+        `Name it ${mount.slice(0, -ending.length)}${format.extension}?`
+      : '';
   }
 
   open(view) {
@@ -160,6 +179,7 @@ export class SettingsDialog {
     document.getElementById('remove-destination').hidden = this.dests.length < 2;
     this.showDestinations();
     this.showProblems(this.problems);
+    this.checkMountEnding();
   }
 
   /** The list of destinations: which one the form shows, which are off, which have problems. */
