@@ -93,9 +93,7 @@ pub struct SoundInputs {
 
 impl SoundInputs {
     pub fn read(chosen: Option<String>) -> SoundInputs {
-        let listed =
-            capture::sound_system().and_then(|system| capture::inputs().map(|inputs| (system, inputs)));
-        match listed {
+        match capture::system_inputs() {
             Ok((_, inputs)) if inputs.is_empty() => SoundInputs::unavailable(
                 icecream_engine::capture::CaptureError::NoInputs.to_string(),
                 chosen,

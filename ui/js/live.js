@@ -246,10 +246,6 @@ export class LivePanel {
 
   /** Sound alone, captured by the engine: the page records nothing and shows what it reports. */
   async goLiveNative(format) {
-    if (format.has_video) {
-      showNotice('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
-      return;
-    }
     const channel = new Channel();
     channel.onmessage = (s) => this.show(s);
     this.setLive(true);

@@ -85,13 +85,14 @@ pub fn inputs() -> Result<Vec<InputDevice>, CaptureError> {
     System::open().inputs()
 }
 
-/// The sound system the app captures through, by name. On Linux only a sound server will do:
-/// without one, cpal's raw ALSA devices are either held by the desktop or give silence.
-pub fn sound_system() -> Result<&'static str, CaptureError> {
+/// The sound system the app captures through, by name, and its inputs, the default first: one
+/// connection for both. On Linux only a sound server will do: without one, cpal's raw ALSA devices
+/// are either held by the desktop or give silence.
+pub fn system_inputs() -> Result<(&'static str, Vec<InputDevice>), CaptureError> {
     match System::open() {
         #[cfg(target_os = "linux")]
         System::Cpal(_) => Err(CaptureError::NoSoundServer),
-        system => Ok(system.name()),
+        mut system => Ok((system.name(), system.inputs()?)),
     }
 }
 

@@ -19,7 +19,7 @@ mod pulse;
 #[cfg(target_os = "linux")]
 mod pulse_sources;
 
-pub use devices::sound_system;
+pub use devices::system_inputs;
 pub use devices::{inputs, InputDevice};
 pub use error::CaptureError;
 pub use feed::{Capture, CaptureStatus, CaptureStop};

@@ -94,11 +94,10 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The platform verifier logs each refused certificate as an error in rustls' debug form;
-    // the sentence Icecream prints says the same in words, so it speaks only at -vv. So does the
-    // PulseAudio client, which calls its own closing "Reactor error: Client disconnected".
+    // the sentence Icecream prints says the same in words, so it speaks only at -vv.
     let level = match cli.verbose {
-        0 => "warn,rustls_platform_verifier=off,pulseaudio=off",
-        1 => "info,rustls_platform_verifier=off,pulseaudio=off",
+        0 => "warn,rustls_platform_verifier=off",
+        1 => "info,rustls_platform_verifier=off",
         _ => "debug",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
