@@ -43,9 +43,18 @@ impl Screen {
     pub fn start() -> Screen {
         for n in 0..50 {
             let num = 80 + (std::process::id() as usize + n * 7) % 400;
-            if Path::new(&format!("/tmp/.X11-unix/X{num}")).exists()
-                || Path::new(&format!("/tmp/.X{num}-lock")).exists()
-            {
+            let (socket, lock) = (format!("/tmp/.X11-unix/X{num}"), format!("/tmp/.X{num}-lock"));
+            // A display is taken while the server named in its lock runs. A killed server leaves
+            // its lock and socket behind (a CI run found 224 of them and no display free), and the
+            // socket would be taken below for this server's: cleared first.
+            let owner = std::fs::read_to_string(&lock)
+                .ok()
+                .map(|pid| pid.trim().to_string());
+            if owner.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+                continue;
+            }
+            let _ = std::fs::remove_file(&lock);
+            if std::fs::remove_file(&socket).is_err() && Path::new(&socket).exists() {
                 continue;
             }
             let mut xvfb = spawn_group(
