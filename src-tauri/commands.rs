@@ -286,9 +286,11 @@ pub async fn try_local_server(state: State<'_, AppState>, audio_only: bool) -> A
     settings_view(&state).await
 }
 
-/// Go live. With `native_sound` (a sound-only broadcast on a computer whose inputs the engine opens) the
-/// engine captures the chosen input and the page records nothing; without it the page's recorder
-/// sends the chunks. `sound` gets the input's levels and losses.
+/// Go live. With `native_sound` (on a computer whose inputs the engine opens) the engine captures
+/// the chosen input and the page records no sound; without it the page's recorder sends the
+/// chunks. `picture_origin`: the page sends its camera's pictures (WebM, no sound) stamped from
+/// this moment (milliseconds since 1970 by the page's clock), and the engine puts them beside the
+/// sound it captures. `sound` gets the input's levels and losses.
 #[tauri::command]
 pub async fn go_live(
     app: tauri::AppHandle,
@@ -296,13 +298,17 @@ pub async fn go_live(
     status: Channel<Status>,
     native_sound: bool,
     sound: Channel<CaptureStatus>,
+    picture_origin: Option<f64>,
 ) -> Answer<Share> {
     let settings = state.store().settings()?;
     settings.validate()?;
     let record_to = settings.recording_dir(Some(&state.folders.videos), Some(&state.folders.music));
     let sound = match native_sound.then_some(sound) {
         Some(levels) => {
-            if let Some((_, d)) = settings.enabled().find(|(_, d)| d.format.has_video()) {
+            if let (None, Some((_, d))) = (
+                picture_origin,
+                settings.enabled().find(|(_, d)| d.format.has_video()),
+            ) {
                 return Err(format!(
                     "Audio only (radio) is on, and {} is a {} mount, which needs a picture. Choose a sound format for it in Settings → Advanced, or turn Audio only off.",
                     d.server.mount,
@@ -314,7 +320,11 @@ pub async fn go_live(
             state.preview.close().await;
             let capture = crate::sound::open(settings.sound_input.as_deref())?;
             log::info!("capturing {} for the broadcast", capture.device.name);
-            Some(NativeSound { capture, levels })
+            Some(NativeSound {
+                capture,
+                levels,
+                picture_origin: picture_origin.map(crate::sound::page_instant),
+            })
         }
         None => None,
     };

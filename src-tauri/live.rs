@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use icecream_engine::capture::{Capture, CaptureStatus};
+use icecream_engine::capture::{Capture, CaptureStatus, PictureInput};
 use icecream_engine::session::ChunkSender;
 use icecream_engine::{Ffmpeg, Session, SessionOptions, Settings, Share, State, Status};
 use tauri::ipc::Channel;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex};
 
 /// Chunks are a few hundred KiB at most (1 s of 1080p); anything far larger is not a recorder's.
 const MAX_CHUNK: usize = 16 * 1024 * 1024;
@@ -17,15 +17,21 @@ struct Running {
     chunks: ChunkSender,
     status: watch::Receiver<Status>,
     settings: Settings,
-    /// The engine's own capture, for a sound-only broadcast; None while the page's recorder
-    /// feeds the chunks.
+    /// The engine's own capture; None while the page's recorder feeds the chunks.
     sound: Option<crate::sound::Running>,
+    /// Where the page's pictures go when the engine captures the sound: to be put beside it.
+    pictures: Option<mpsc::Sender<Vec<u8>>>,
 }
+
+/// Picture chunks waiting for the capture's feed (each 0.1 s of the page's encoder).
+const PICTURE_QUEUE: usize = 32;
 
 /// The engine's capture for a broadcast, and where its levels go.
 pub struct NativeSound {
     pub capture: Capture,
     pub levels: Channel<CaptureStatus>,
+    /// The page sends its camera's pictures, stamped from this moment.
+    pub picture_origin: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -51,7 +57,8 @@ impl Live {
         let ffmpeg = Ffmpeg::locate().map_err(|e| e.to_string())?;
         let mut opts = SessionOptions::new(ffmpeg);
         opts.record_to = record_to;
-        if sound.is_none() {
+        // The page's recorder or its pictures must begin within seconds, or it is said.
+        if sound.as_ref().is_none_or(|s| s.picture_origin.is_some()) {
             opts.first_bytes_within = Some(icecream_engine::session::RECORDER_FIRST_BYTES);
         }
         let session = Session::start(settings.clone(), opts).map_err(|e| e.to_string())?;
@@ -89,9 +96,18 @@ impl Live {
                 }
             }
         });
-        let sound = sound.map(|s| crate::sound::Running::start(s.capture, Some(session.sender()), s.levels));
+        let mut pictures = None;
+        let sound = sound.map(|s| {
+            let picture = s.picture_origin.map(|origin| {
+                let (tx, chunks) = mpsc::channel(PICTURE_QUEUE);
+                pictures = Some(tx);
+                PictureInput { chunks, origin }
+            });
+            crate::sound::Running::start(s.capture, Some(session.sender()), s.levels, picture)
+        });
         *running = Some(Running {
             sound,
+            pictures,
             chunks: session.sender(),
             status: session.status(),
             session,
@@ -110,17 +126,18 @@ impl Live {
                 icecream_engine::status::human_bytes(MAX_CHUNK as u64)
             ));
         }
-        let chunks = match self.running.lock().await.as_ref() {
-            Some(r) if r.sound.is_some() => {
+        let ended = || "The broadcast has ended; its reason is shown in the status line.".to_string();
+        let (chunks, pictures) = match self.running.lock().await.as_ref() {
+            Some(r) if r.sound.is_some() && r.pictures.is_none() => {
                 return Err("This broadcast's sound comes from the sound input the app opened; the page's recorder is not used.".into())
             }
-            Some(r) => r.chunks.clone(),
+            Some(r) => (r.chunks.clone(), r.pictures.clone()),
             None => return Err("Not live: press Go live first.".into()),
         };
-        chunks
-            .send(chunk)
-            .await
-            .map_err(|_| "The broadcast has ended; its reason is shown in the status line.".to_string())
+        match pictures {
+            Some(pictures) => pictures.send(chunk).await.map_err(|_| ended()),
+            None => chunks.send(chunk).await.map_err(|_| ended()),
+        }
     }
 
     /// Ends the broadcast after everything recorded so far has been sent.
@@ -128,7 +145,9 @@ impl Live {
         let Some(r) = self.running.lock().await.take() else {
             return Ok("Not live.".into());
         };
-        // The input closes first, so its last block is in the broadcast that ends.
+        // The input closes first, so its last block is in the broadcast that ends (and the
+        // page's last pictures, which it handed over before asking to stop).
+        drop(r.pictures);
         let losses = match r.sound {
             Some(sound) => {
                 let status = sound.status.clone();

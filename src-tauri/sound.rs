@@ -2,7 +2,9 @@
 //! shows, the meter before Go live, and the capture that feeds the broadcast. The engine captures
 //! and meters; these only hand its words and levels to the page.
 
-use icecream_engine::capture::{self, Capture, CaptureStatus, CaptureStop, InputDevice};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use icecream_engine::capture::{self, Capture, CaptureStatus, CaptureStop, InputDevice, PictureInput};
 use icecream_engine::session::ChunkSender;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -17,8 +19,14 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `capture` feeding `to` (None: the meter only), its status sent to the page.
-    pub fn start(capture: Capture, to: Option<ChunkSender>, page: Channel<CaptureStatus>) -> Running {
+    /// Starts `capture` feeding `to` (None: the meter only; with `picture`, beside the page's
+    /// pictures), its status sent to the page.
+    pub fn start(
+        capture: Capture,
+        to: Option<ChunkSender>,
+        page: Channel<CaptureStatus>,
+        picture: Option<PictureInput>,
+    ) -> Running {
         let status = capture.status();
         let stop = capture.stopper();
         let mut forward = status.clone();
@@ -32,7 +40,12 @@ impl Running {
         });
         Running {
             stop,
-            feed: tauri::async_runtime::spawn(capture.run(to)),
+            feed: match (to, picture) {
+                (Some(to), Some(picture)) => {
+                    tauri::async_runtime::spawn(capture.run_with_picture(to, picture))
+                }
+                (to, _) => tauri::async_runtime::spawn(capture.run(to)),
+            },
             status,
         }
     }
@@ -68,8 +81,25 @@ impl Preview {
         }
         let capture = open(wanted)?;
         let device = capture.device.clone();
-        *slot = Some(Running::start(capture, None, page));
+        *slot = Some(Running::start(capture, None, page, None));
         Ok(device)
+    }
+}
+
+/// The moment the page's clock gave as `epoch_ms` (milliseconds since 1970), on this process's
+/// monotonic clock: both read the same system clock, so the page's times map to within a
+/// millisecond, and later steps of the wall clock no longer matter.
+pub fn page_instant(epoch_ms: f64) -> Instant {
+    let now = Instant::now();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+        * 1000.0;
+    let ago = Duration::from_secs_f64((since_epoch - epoch_ms).abs() / 1000.0);
+    match since_epoch >= epoch_ms {
+        true => now.checked_sub(ago).unwrap_or(now),
+        false => now + ago,
     }
 }
 

@@ -5,19 +5,20 @@
 
 #[path = "../../engine/tests/integration/support/listener.rs"]
 #[allow(dead_code)]
-mod listener;
+pub(crate) mod listener;
 #[path = "../../engine/tests/integration/support/pulse.rs"]
 #[allow(dead_code)]
-mod pulse;
+pub(crate) mod pulse;
 #[path = "../../engine/tests/integration/support/sound.rs"]
 #[allow(dead_code)]
-mod signal;
+pub(crate) mod signal;
 
+use std::path::Path;
 use std::time::Duration;
 
 use icecream_engine::MountFormat;
 
-use crate::desktop::{artifacts, App, Home};
+use crate::desktop::{artifacts, App, Home, Screen};
 use crate::journeys::{add_destination, fill_settings, open_settings, save_settings, wait_mount, Stage};
 use listener::Listener;
 use pulse::Pulse;
@@ -30,7 +31,7 @@ const MOUNTS: [(&str, &str, MountFormat); 4] = [
 ];
 
 /// The stage's sound line once it says `needle`.
-async fn sound_line_says(app: &App, needle: &str) -> String {
+pub(crate) async fn sound_line_says(app: &App, needle: &str) -> String {
     for _ in 0..150 {
         let line = app.text("#sound-line").await;
         if line.contains(needle) {
@@ -47,13 +48,11 @@ async fn sound_line_says(app: &App, needle: &str) -> String {
 
 #[tokio::test]
 async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
-    let pulse = Pulse::start();
-    let stage = &Stage::new().await;
+    let (first, format, _) = MOUNTS[0];
+    let (pulse, stage, app) = hearing(first, format).await;
     let Stage {
         ice, screen, home, ..
-    } = stage;
-    let (first, format, _) = MOUNTS[0];
-    let app = launch_hearing(&pulse, stage, first, format).await;
+    } = &stage;
     open_settings(&app).await;
     for (i, (mount, format, _)) in MOUNTS.iter().enumerate().skip(1) {
         add_destination(&app, ice, &format!("Mount {}", i + 1), mount).await;
@@ -76,22 +75,7 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
         listeners.push(Listener::connect_when_served(&ice.endpoint(), mount).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut player = pulse.play_in_background(&wav);
-    // In the −3 dBFS step the meter reads what goes on air: both channels near the top.
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    let peaks: Vec<f64> = meter_peaks(&app).await;
-    screen.screenshot(&artifacts().join("sound-alone-live.png"));
-    assert!(
-        peaks.len() == 2 && peaks.iter().all(|p| (-8.0..=0.0).contains(p)),
-        "the meter shows each channel's peak: {peaks:?}"
-    );
-    let played = tokio::task::spawn_blocking(move || player.wait().unwrap());
-    assert!(played.await.unwrap().success(), "paplay played the signal");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    app.click("#golive").await;
-    app.wait_status("Stopped").await;
-    let said = app.text("#notice").await;
-    assert!(said.contains("Everything recorded was sent."), "{said}");
+    play_then_stop(&app, &pulse, screen, &wav, "sound-alone-live.png").await;
     // The page recorded nothing: no chunk went from it.
     let lane = app
         .client
@@ -117,20 +101,8 @@ async fn sound_alone_is_captured_by_the_engine_and_reaches_every_mount_whole() {
     app.quit().await;
 }
 
-/// The app, with the test's sound server as the computer's, set up for `mount` in `format`.
-async fn launch_hearing(pulse: &Pulse, stage: &Stage, mount: &str, format: &str) -> App {
-    let env = pulse.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
-    let password = stage.ice.source_password.expose();
-    fill_settings(&app, &stage.ice, mount, password, format, "auto").await;
-    app
-}
-
-/// Audio only on: the engine lists the sound server's inputs, and the person picks the
-/// microphone, which is kept in settings by its id.
-async fn radio_from_the_mic(app: &App, home: &Home) {
-    app.click("#audio-only").await;
+/// Once the engine lists the sound server's inputs, the person picks the microphone.
+pub(crate) async fn choose_the_mic(app: &App) {
     sound_line_says(app, "captured by PulseAudio").await;
     app.client
         .execute(
@@ -140,6 +112,26 @@ async fn radio_from_the_mic(app: &App, home: &Home) {
         )
         .await
         .unwrap();
+}
+
+/// A sound server of the test's own, a stage, and the app with that server as the computer's,
+/// set up for `mount` in `format`.
+pub(crate) async fn hearing(mount: &str, format: &str) -> (Pulse, Stage, App) {
+    let pulse = Pulse::start();
+    let stage = Stage::new().await;
+    let env = pulse.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = App::launch_with(&stage.screen, &stage.home, &env).await;
+    let password = stage.ice.source_password.expose();
+    fill_settings(&app, &stage.ice, mount, password, format, "auto").await;
+    (pulse, stage, app)
+}
+
+/// Audio only on: the engine lists the sound server's inputs, and the person picks the
+/// microphone, which is kept in settings by its id.
+async fn radio_from_the_mic(app: &App, home: &Home) {
+    app.click("#audio-only").await;
+    choose_the_mic(app).await;
     app.wait_for(
         || async {
             let saved = std::fs::read_to_string(home.data_dir().join("settings.json")).unwrap_or_default();
@@ -153,12 +145,10 @@ async fn radio_from_the_mic(app: &App, home: &Home) {
 
 #[tokio::test]
 async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
-    let pulse = Pulse::start();
-    let stage = &Stage::new().await;
+    let (pulse, stage, app) = hearing("/away.opus", "ogg-opus").await;
     let Stage {
         ice, screen, home, ..
-    } = stage;
-    let app = launch_hearing(&pulse, stage, "/away.opus", "ogg-opus").await;
+    } = &stage;
     radio_from_the_mic(&app, home).await;
     let dir = tempfile::tempdir().unwrap();
     let tone = dir.path().join("tone.wav");
@@ -205,6 +195,27 @@ async fn an_input_unplugged_while_live_is_told_and_the_broadcast_goes_on() {
     let _ = player.kill();
     let _ = player.wait();
     app.quit().await;
+}
+
+/// Plays `wav` into the microphone while live; in its −3 dBFS step the meters read what goes on
+/// air (both channels near the top) and the window is kept as `shot`; once it has played, Stop,
+/// which says that everything was sent.
+pub(crate) async fn play_then_stop(app: &App, pulse: &Pulse, screen: &Screen, wav: &Path, shot: &str) {
+    let mut player = pulse.play_in_background(wav);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let peaks: Vec<f64> = meter_peaks(app).await;
+    screen.screenshot(&artifacts().join(shot));
+    assert!(
+        peaks.len() == 2 && peaks.iter().all(|p| (-8.0..=0.0).contains(p)),
+        "the meter shows each channel's peak: {peaks:?}"
+    );
+    let played = tokio::task::spawn_blocking(move || player.wait().unwrap());
+    assert!(played.await.unwrap().success(), "paplay played the signal");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.click("#golive").await;
+    app.wait_status("Stopped").await;
+    let said = app.text("#notice").await;
+    assert!(said.contains("Everything recorded was sent."), "{said}");
 }
 
 /// Each channel's peak as the stage's meters show it, in dBFS.

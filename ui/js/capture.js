@@ -46,8 +46,11 @@ export class Capture {
     return null;
   }
 
-  /** Opens camera (unless audio only) and microphone, shows the preview and the level. */
-  async open({ audioOnly, encoding }) {
+  /**
+   * Opens camera (unless audio only) and microphone (unless the engine captures the sound:
+   * `sound` false), shows the preview and the level.
+   */
+  async open({ audioOnly, encoding, sound = true }) {
     this.close();
     const camera = this.cameraSelect.value;
     const mic = this.micSelect.value;
@@ -61,7 +64,7 @@ export class Capture {
     const audio = { sampleRate: 48000 };
     if (mic) audio.deviceId = { exact: mic };
     const constraints = {
-      audio,
+      audio: sound ? audio : false,
       video: audioOnly ? false : video,
     };
     try {
@@ -72,7 +75,7 @@ export class Capture {
     this.preview.srcObject = audioOnly ? null : this.stream;
     this.previewOff.hidden = !audioOnly;
     this.startMeter();
-    await this.listDevices();
+    await this.listDevices(sound);
     return this.stream;
   }
 
@@ -87,10 +90,11 @@ export class Capture {
     this.level.value = 0;
   }
 
-  async listDevices() {
+  /** Fills the choosers (the microphone's only when the web engine captures the sound). */
+  async listDevices(sound = true) {
     const devices = await navigator.mediaDevices.enumerateDevices();
     fill(this.cameraSelect, devices.filter((d) => d.kind === 'videoinput'), 'Camera');
-    fill(this.micSelect, devices.filter((d) => d.kind === 'audioinput'), 'Microphone');
+    if (sound) fill(this.micSelect, devices.filter((d) => d.kind === 'audioinput'), 'Microphone');
   }
 
   startMeter() {
@@ -165,6 +169,8 @@ export function startRecorder(stream, { video, onChunk, onError }) {
   recorder.start(250);
   return {
     mimeType: recorder.mimeType || mimeType,
+    /** Its time 0, in milliseconds since 1970 by this page's clock (the recorder's clock starts now). */
+    origin: performance.timeOrigin + performance.now(),
     /** Stops recording; resolves once the last chunk has been handed on. */
     stop() {
       return new Promise((resolve) => {

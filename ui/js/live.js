@@ -150,7 +150,9 @@ export class LivePanel {
       return;
     }
     this.button.disabled = true;
-    if (this.app.audioOnly() && this.app.sound.native) {
+    // Sound alone, captured by the engine: with Audio only on, or with the camera on and only
+    // sound formats to send.
+    if (this.app.sound.native && (this.app.audioOnly() || !format.has_video)) {
       await this.goLiveNative(format);
       this.button.disabled = false;
       return;
@@ -191,13 +193,21 @@ export class LivePanel {
           this.stop();
         },
       };
+      // The engine captures the sound (the camera was opened without the microphone): the page
+      // sends its pictures alone, and the engine puts them beside its sound.
+      const nativeSound = this.app.sound.native && stream.getAudioTracks().length === 0;
       const path = capturePath(format.has_video);
-      this.recorder = path === 'webcodecs' ? await startWebCodecs(stream, how) : startRecorder(stream, how);
+      this.recorder = path === 'webcodecs' ? await startWebCodecs(stream, { ...how, sound: !nativeSound }) : startRecorder(stream, how);
       this.setLive(true);
       this.show({ state: 'connecting', bytes_sent: 0, bitrate_kbps: 0 });
       let share;
       try {
-        share = await call('go_live', { status: channel, nativeSound: false, sound: new Channel() });
+        share = await call('go_live', {
+          status: channel,
+          nativeSound,
+          sound: nativeSound ? this.app.sound.channel() : new Channel(),
+          pictureOrigin: nativeSound ? this.recorder.origin : null,
+        });
       } catch (e) {
         this.failedPush = true;
         ready();

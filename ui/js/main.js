@@ -41,7 +41,7 @@ const live = new LivePanel({
     share.hide();
     nowPlaying.hide();
     // The meter shows the input again once the broadcast has let it go.
-    if (audioOnly.checked && sound.native) sound.preview();
+    if (sound.native) sound.preview();
   },
   onTrusted: (v) => setView(v),
   onSettings: (v) => setView(v),
@@ -79,17 +79,18 @@ async function tryLocal() {
 }
 
 async function openCapture() {
-  // Sound alone is captured by the engine where it can open an input; the webview's microphone
-  // path damages it (issue 24's measurements), so it is only the fallback.
+  // Sound is captured by the engine where it can open an input, with or without the camera; the
+  // webview's microphone path damages it (issue 24's measurements), so it is only the fallback.
   if (audioOnly.checked) {
     capture.close();
     $('preview-off').hidden = false;
-    if (await sound.open()) return;
-  } else {
-    await sound.close();
   }
+  const native = await sound.open();
+  if (audioOnly.checked && native) return;
+  if (!native) await sound.close();
   try {
-    await capture.open({ audioOnly: audioOnly.checked, encoding: view && broadcastShape(view).encoding });
+    const encoding = view && broadcastShape(view).encoding;
+    await capture.open({ audioOnly: audioOnly.checked, encoding, sound: !native });
   } catch (e) {
     showNotice(e instanceof CaptureError ? e.message : errorText(e));
   }

@@ -1,6 +1,7 @@
-// The WebCodecs path: the page encodes camera (VP8) and microphone (Opus) itself and muxes a live
-// WebM stream (mediabunny, vendored), for webviews whose MediaRecorder cannot record video
-// (Debian 12's WebKitGTK). Its chunks go to the engine exactly like recorder chunks.
+// The WebCodecs path: the page encodes camera (VP8) and, where the engine cannot capture sound,
+// microphone (Opus) itself and muxes a live WebM stream (mediabunny, vendored), for webviews whose
+// MediaRecorder cannot record video (Debian 12's WebKitGTK). Its chunks go to the engine exactly
+// like recorder chunks; pictures alone are put beside the engine's own sound there.
 import {
   Output, WebMOutputFormat, StreamTarget, VideoSampleSource, AudioSampleSource, VideoSample, AudioSample,
 } from '../vendor/mediabunny/mediabunny.min.mjs';
@@ -27,7 +28,7 @@ export function webCodecsMissing({ video }) {
 export const captureStats = { frames: 0, copyMs: 0, encodeMs: 0, width: 0, height: 0, since: 0, audioSeconds: 0, audioAhead: 0 };
 window.icecreamCaptureStats = () => ({ ...captureStats, seconds: (performance.now() - captureStats.since) / 1000 });
 
-export async function startWebCodecs(stream, { video, encoding, onChunk, onError }) {
+export async function startWebCodecs(stream, { video, sound = true, encoding, onChunk, onError }) {
   const t0 = performance.now();
   Object.assign(captureStats, { frames: 0, copyMs: 0, encodeMs: 0, since: t0, audioSeconds: 0, audioAhead: 0 });
   let pending = [];
@@ -76,30 +77,25 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
     });
     output.addVideoTrack(videoSource, { frameRate: encoding.fps });
   }
-  const audioSource = new AudioSampleSource({
+  // Without sound: the engine captures it and puts these pictures beside it (native sound).
+  const audioSource = sound ? new AudioSampleSource({
     codec: 'opus',
     bitrate: encoding.audio_bitrate_kbps * 1000,
-  });
-  output.addAudioTrack(audioSource);
+  }) : null;
+  if (audioSource) output.addAudioTrack(audioSource);
   await output.start();
 
   // Audio: an AudioWorklet taps the microphone at 48 kHz; timestamps count samples from the
   // moment the first batch was captured, so the audio clock never drifts from its own samples.
-  const ctx = new AudioContext({ sampleRate: SAMPLE_RATE });
-  await ctx.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
-  const mic = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
-  const tap = new AudioWorkletNode(ctx, 'pcm-tap', { numberOfOutputs: 1 });
-  const silent = ctx.createGain();
-  silent.gain.value = 0;
-  mic.connect(tap).connect(silent).connect(ctx.destination);
+  const tapped = sound ? await tapSound(stream) : null;
   let audioStart = null;
   let firstVideoAt = null;
   let audioFrames = 0;
   let audioChain = Promise.resolve();
-  tap.port.onmessage = ({ data }) => {
+  if (tapped) tapped.tap.port.onmessage = ({ data }) => {
     if (stopped || failed) return;
     if (audioStart === null) {
-      audioStart = (performance.now() - t0) / 1000 - data.frames / SAMPLE_RATE - (ctx.baseLatency || 0);
+      audioStart = (performance.now() - t0) / 1000 - data.frames / SAMPLE_RATE - (tapped.ctx.baseLatency || 0);
       audioStart = Math.max(0, audioStart);
     }
     // The camera starts later than the microphone (up to 2 s): the stream starts with the first
@@ -201,7 +197,9 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
   }
 
   return {
-    mimeType: video ? 'video/webm;codecs=vp8,opus' : 'audio/webm;codecs=opus',
+    mimeType: !sound ? 'video/webm;codecs=vp8' : video ? 'video/webm;codecs=vp8,opus' : 'audio/webm;codecs=opus',
+    /** The pictures' time 0, in milliseconds since 1970 by this page's clock. */
+    origin: performance.timeOrigin + t0,
     /** Flushes both encoders and the muxer; resolves once the last bytes have been handed on. */
     async stop() {
       stopped = true;
@@ -213,10 +211,24 @@ export async function startWebCodecs(stream, { video, encoding, onChunk, onError
       }
       clearInterval(timer);
       await flush();
-      mic.disconnect();
-      tap.port.onmessage = null;
-      await ctx.close().catch(() => {});
+      if (tapped) {
+        tapped.mic.disconnect();
+        tapped.tap.port.onmessage = null;
+        await tapped.ctx.close().catch(() => {});
+      }
       if (videoEl) videoEl.srcObject = null;
     },
   };
+}
+
+/** The microphone's samples through an AudioWorklet at 48 kHz (posted to the tap's port). */
+async function tapSound(stream) {
+  const ctx = new AudioContext({ sampleRate: SAMPLE_RATE });
+  await ctx.audioWorklet.addModule(new URL('./pcm-worklet.js', import.meta.url));
+  const mic = ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks()));
+  const tap = new AudioWorkletNode(ctx, 'pcm-tap', { numberOfOutputs: 1 });
+  const silent = ctx.createGain();
+  silent.gain.value = 0;
+  mic.connect(tap).connect(silent).connect(ctx.destination);
+  return { ctx, mic, tap };
 }

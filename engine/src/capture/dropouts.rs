@@ -30,6 +30,12 @@ pub struct Dropouts {
     /// A rise not yet held long enough: the least delay over it, and for how many windows.
     rise: Option<(f64, u32)>,
     settling: u32,
+    /// The least delay since the input (re)opened: the latency until `base` has settled.
+    least_seen: f64,
+    /// The first settled latency: how far `base` has moved since is the device clock's drift.
+    first_base: Option<f64>,
+    /// The drift followed before the input last went away.
+    drift_before: f64,
     pub count: u32,
     pub lost: Duration,
 }
@@ -44,6 +50,9 @@ impl Dropouts {
             window_min: f64::INFINITY,
             rise: None,
             settling: SETTLING_WINDOWS,
+            least_seen: f64::INFINITY,
+            first_base: None,
+            drift_before: 0.0,
             count: 0,
             lost: Duration::ZERO,
         }
@@ -54,6 +63,7 @@ impl Dropouts {
         self.frames += frames as u64;
         let delay = at - self.frames as f64 / self.rate;
         self.window_min = self.window_min.min(delay);
+        self.least_seen = self.least_seen.min(delay);
         let start = *self.window_start.get_or_insert(at);
         if at - start < WINDOW_SECS {
             return None;
@@ -66,6 +76,7 @@ impl Dropouts {
         }
         let Some(base) = self.base else {
             self.base = Some(least);
+            self.first_base.get_or_insert(least);
             return None;
         };
         if least - base > LOST_ABOVE_SECS {
@@ -86,6 +97,22 @@ impl Dropouts {
         None
     }
 
+    /// Where in the stream (in frames, fractional) sound captured at `at` seconds is: the
+    /// computer's clock mapped onto the sample clock, its drift followed. None before any sound.
+    pub fn frame_at(&self, at: f64) -> Option<f64> {
+        let latency = self.base.unwrap_or(self.least_seen);
+        latency.is_finite().then_some((at - latency) * self.rate)
+    }
+
+    /// How far the device's clock has moved against the computer's since the input settled, in
+    /// seconds (positive: the device runs slow). Followed, not lost sound.
+    pub fn drift(&self) -> f64 {
+        match (self.base, self.first_base) {
+            (Some(now), Some(first)) => self.drift_before + now - first - self.lost.as_secs_f64(),
+            _ => self.drift_before,
+        }
+    }
+
     /// The input was away and came back: its latency is learned again, what went meanwhile was
     /// silence the broadcast sent, not a dropout.
     pub fn restart(&mut self, frames_so_far: u64) {
@@ -93,6 +120,7 @@ impl Dropouts {
             count: self.count,
             lost: self.lost,
             frames: frames_so_far,
+            drift_before: self.drift(),
             ..Dropouts::new(self.rate as u32)
         };
     }
@@ -130,6 +158,12 @@ mod tests {
         }
         assert!(found.is_empty(), "{found:?}");
         assert_eq!(d.count, 0);
+        // The drift is followed: 5.8 ms since the clock settled (at 3 s), within a window's step.
+        assert!((d.drift() - 0.0058).abs() < 0.0015, "{}", d.drift());
+        // And the computer's time maps onto the sample clock with it: the frame captured at 59.5 s
+        // (the last second's blocks arrive 20 ms + 5.8 ms after their capture, and up to 30 ms late).
+        let frame = d.frame_at(59.5 + 0.020 + 0.0058).unwrap() / 48_000.0;
+        assert!((frame - 59.5).abs() < 0.002, "{frame}");
     }
 
     #[test]

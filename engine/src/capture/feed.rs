@@ -12,6 +12,7 @@ use super::device::{DeviceThread, Event};
 use super::devices::InputDevice;
 use super::dropouts::Dropouts;
 use super::level::{Level, Meter};
+use super::picture::PictureMerge;
 use super::CaptureError;
 use crate::media::audio_mka::{AudioTrack, MkaWriter, RATE};
 use crate::session::{ChunkSender, SessionError};
@@ -35,6 +36,9 @@ pub struct CaptureStatus {
     pub away_for: Duration,
     /// Each channel's level over the last tenth of a second, in dBFS.
     pub levels: Vec<Level>,
+    /// How far the sound card's clock has moved against the computer's (ms, followed: pictures
+    /// are placed on the sound's clock).
+    pub drift_ms: f64,
 }
 
 impl CaptureStatus {
@@ -123,18 +127,46 @@ impl Capture {
 
     /// Feeds a broadcast through `to` until it stops taking sound (Stop, or the broadcast failed)
     /// or the stopper is used; with no broadcast (before Go live) it only meters.
-    pub async fn run(mut self, to: Option<ChunkSender>) -> Result<(), SessionError> {
+    pub async fn run(self, to: Option<ChunkSender>) -> Result<(), SessionError> {
+        self.feed(to, None).await
+    }
+
+    /// Feeds a broadcast of the page's picture with this sound: one stream on the sound's clock
+    /// (`picture.rs`). Ends like `run`; what the picture lane brought by then goes out whole.
+    pub async fn run_with_picture(self, to: ChunkSender, picture: PictureInput) -> Result<(), SessionError> {
+        self.feed(Some(to), Some(picture)).await
+    }
+
+    async fn feed(
+        mut self,
+        to: Option<ChunkSender>,
+        picture: Option<PictureInput>,
+    ) -> Result<(), SessionError> {
         let channels = usize::from(self.device.channels);
         let block = BLOCK_FRAMES * channels;
-        let (mut writer, header) = MkaWriter::new(&AudioTrack::pcm(self.device.channels));
-        if let Some(to) = &to {
-            to.send(header).await?;
-        }
-        let stop = self.stop.clone();
         let origin = Instant::now();
+        let (mut out_to, mut pictures) = match picture {
+            Some(p) => {
+                let page_origin = signed_secs(p.origin, origin);
+                (
+                    Out::Merged(Box::new(PictureMerge::new(page_origin, self.device.channels))),
+                    Some(p.chunks),
+                )
+            }
+            None => {
+                let (writer, header) = MkaWriter::new(&AudioTrack::pcm(self.device.channels));
+                if let Some(to) = &to {
+                    to.send(header).await?;
+                }
+                (Out::Sound(writer), None)
+            }
+        };
+        let stop = self.stop.clone();
         let mut dropouts = Dropouts::new(RATE);
         let mut meter = Meter::new(channels);
         let mut pending: Vec<f32> = Vec::with_capacity(block * 2);
+        // Frames gone out in blocks: the stream's sample clock.
+        let mut written = 0u64;
         // Since when silence stands in, how many frames of it went, and the opening lost.
         let mut away: Option<(Instant, u64, u32)> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -143,17 +175,30 @@ impl Capture {
         loop {
             let mut out: Vec<Vec<f32>> = Vec::new();
             tokio::select! {
-                _ = stop.notified() => return Ok(()),
+                _ = stop.notified() => break,
+                chunk = recv(&mut pictures) => match chunk {
+                    // The page closed its lane: the sound goes on alone until Stop.
+                    None => pictures = None,
+                    Some(chunk) => {
+                        if let (Out::Merged(merge), Some(to)) = (&mut out_to, &to) {
+                            let bytes = merge.picture(&chunk, &dropouts)?;
+                            if !bytes.is_empty() {
+                                to.send(bytes).await?;
+                            }
+                        }
+                        continue;
+                    }
+                },
                 event = self.events.recv() => match event {
-                    None => return Ok(()),
+                    None => break,
                     Some(Event::Samples { data, at, opening }) => {
                         match away {
                             Some((_, _, lost)) if opening <= lost => continue,
                             Some((since, _, _)) => {
                                 away = None;
-                                self.back(since, &mut dropouts, writer.frames());
+                                self.back(since, &mut dropouts, written);
                                 // Silence went in whole blocks until now: the sound resumes here.
-                                mark(to.as_ref(), writer.frames(), "The sound input is back");
+                                out_to.mark(to.as_ref(), written, "The sound input is back");
                             }
                             None => {}
                         }
@@ -180,8 +225,8 @@ impl Capture {
                         away = Some((Instant::now(), 0, opening));
                         // The silence starts after the blocks still to be written.
                         let queued = out.iter().map(Vec::len).sum::<usize>() / channels;
-                        let at = writer.frames() + queued as u64;
-                        mark(to.as_ref(), at, &format!("The sound input went away ({reason})"));
+                        let at = written + queued as u64;
+                        out_to.mark(to.as_ref(), at, &format!("The sound input went away ({reason})"));
                         self.status.send_modify(|s| s.away = Some(reason));
                     }
                 },
@@ -199,13 +244,32 @@ impl Capture {
                 blocks += 1;
                 if blocks.is_multiple_of(METER_BLOCKS) {
                     let levels = meter.take();
-                    self.status.send_modify(|s| s.levels = levels);
+                    let drift_ms = dropouts.drift() * 1000.0;
+                    self.status.send_modify(|s| {
+                        s.levels = levels;
+                        s.drift_ms = drift_ms;
+                    });
                 }
+                let first = written;
+                written += (samples.len() / channels) as u64;
                 if let Some(to) = &to {
-                    to.send(writer.write_pcm(&samples)).await?;
+                    let bytes = out_to.sound(first, samples);
+                    if !bytes.is_empty() {
+                        to.send(bytes).await?;
+                    }
                 }
             }
         }
+        if let (Out::Merged(merge), Some(to)) = (&mut out_to, &to) {
+            // Pictures the page handed over before Stop are in the broadcast that ends.
+            let mut last = Vec::new();
+            while let Some(chunk) = pictures.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                last.extend(merge.picture(&chunk, &dropouts)?);
+            }
+            last.extend(merge.finish());
+            to.send(last).await?;
+        }
+        Ok(())
     }
 
     fn back(&self, since: Instant, dropouts: &mut Dropouts, frames: u64) {
@@ -221,10 +285,54 @@ impl Capture {
     }
 }
 
-/// Marks the recording `frames` into the stream.
-fn mark(to: Option<&ChunkSender>, frames: u64, title: &str) {
-    if let Some(to) = to {
-        to.mark(Duration::from_secs_f64(frames as f64 / f64::from(RATE)), title);
+/// The page's picture for a broadcast with this sound: its chunks (WebM, video only), and the
+/// moment its time 0 stands for on this computer's clock.
+#[derive(Debug)]
+pub struct PictureInput {
+    pub chunks: mpsc::Receiver<Vec<u8>>,
+    pub origin: Instant,
+}
+
+/// Where the sound goes: alone, or beside the page's picture.
+enum Out {
+    Sound(MkaWriter),
+    Merged(Box<PictureMerge>),
+}
+
+impl Out {
+    /// The stream's bytes that `samples`, from captured frame `first` on, complete.
+    fn sound(&mut self, first: u64, samples: Vec<f32>) -> Vec<u8> {
+        match self {
+            Out::Sound(writer) => writer.write_pcm(&samples),
+            Out::Merged(merge) => merge.sound(first, samples),
+        }
+    }
+
+    /// Marks the recording at captured frame `frame` (not before the stream has started).
+    fn mark(&self, to: Option<&ChunkSender>, frame: u64, title: &str) {
+        let at = match self {
+            Out::Sound(_) => Some(frame),
+            Out::Merged(merge) => merge.stream_frames(frame),
+        };
+        if let (Some(to), Some(at)) = (to, at) {
+            to.mark(Duration::from_secs_f64(at as f64 / f64::from(RATE)), title);
+        }
+    }
+}
+
+/// The next picture chunk, or never when there is no picture.
+async fn recv(pictures: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match pictures {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `at` in seconds from `origin`, before it negative.
+fn signed_secs(at: Instant, origin: Instant) -> f64 {
+    match at.checked_duration_since(origin) {
+        Some(after) => after.as_secs_f64(),
+        None => -origin.duration_since(at).as_secs_f64(),
     }
 }
 

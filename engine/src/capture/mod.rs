@@ -14,6 +14,7 @@ mod error;
 mod feed;
 mod input_device;
 mod level;
+mod picture;
 #[cfg(target_os = "linux")]
 mod pulse;
 #[cfg(target_os = "linux")]
@@ -22,5 +23,5 @@ mod pulse_sources;
 pub use devices::system_inputs;
 pub use devices::{inputs, InputDevice};
 pub use error::CaptureError;
-pub use feed::{Capture, CaptureStatus, CaptureStop};
+pub use feed::{Capture, CaptureStatus, CaptureStop, PictureInput};
 pub use level::Level;

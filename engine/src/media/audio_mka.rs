@@ -5,14 +5,10 @@
 //! packets it makes of that PCM (which the WebM and Ogg Opus writers then take like a recorder's).
 
 use super::ebml;
-use super::webm_reader::{
-    CLUSTER, EBML_HEADER, INFO, SEGMENT, SIMPLE_BLOCK, TIMECODE, TIMECODE_SCALE, TRACKS, TRACK_ENTRY,
-};
+use super::live_matroska::LiveMatroska;
 
 /// Sound is captured and sent at this rate whatever the device's own.
 pub const RATE: u32 = 48_000;
-
-const CLUSTER_MS: u64 = 1000;
 
 /// What the one track carries.
 #[derive(Clone, Debug)]
@@ -46,19 +42,20 @@ impl AudioTrack {
 pub struct MkaWriter {
     /// Frames written so far: the sample count is the stream's clock.
     frames: u64,
-    cluster_ms: Option<u64>,
     channels: u16,
+    out: LiveMatroska,
 }
 
 impl MkaWriter {
     /// A writer for `track`; returns it with the stream's header.
     pub fn new(track: &AudioTrack) -> (MkaWriter, Vec<u8>) {
+        let (out, header) = LiveMatroska::new(&[track.entry(1)], None);
         let writer = MkaWriter {
             frames: 0,
-            cluster_ms: None,
             channels: track.channels,
+            out,
         };
-        (writer, header(track))
+        (writer, header)
     }
 
     /// Frames written so far.
@@ -68,102 +65,61 @@ impl MkaWriter {
 
     /// One block of interleaved float samples (a whole number of frames), for a PCM track.
     pub fn write_pcm(&mut self, samples: &[f32]) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(samples.len() * 4);
-        for s in samples {
-            payload.extend_from_slice(&s.to_le_bytes());
-        }
         let frames = samples.len() / usize::from(self.channels.max(1));
-        self.write(&payload, frames as u64)
+        self.write(&pcm_bytes(samples), frames as u64)
     }
 
     /// One block that holds `frames` frames of sound.
     pub fn write(&mut self, payload: &[u8], frames: u64) -> Vec<u8> {
-        let ms = self.frames * 1000 / u64::from(RATE);
-        let mut out = Vec::with_capacity(payload.len() + 32);
-        let cluster = match self.cluster_ms {
-            Some(c) if ms - c < CLUSTER_MS => c,
-            _ => {
-                ebml::write_id(&mut out, CLUSTER);
-                out.extend_from_slice(&ebml::UNKNOWN_SIZE);
-                ebml::write_uint(&mut out, TIMECODE, ms);
-                self.cluster_ms = Some(ms);
-                ms
-            }
-        };
-        let mut body = Vec::with_capacity(payload.len() + 4);
-        // Track 1, its time from the Cluster's, a keyframe (every audio block is one).
-        body.push(0x81);
-        body.extend_from_slice(&((ms - cluster) as i16).to_be_bytes());
-        body.push(0x80);
-        body.extend_from_slice(payload);
-        ebml::write_element(&mut out, SIMPLE_BLOCK, &body);
+        let ms = (self.frames * 1000 / u64::from(RATE)) as i64;
         self.frames += frames;
-        out
+        // Every audio block is a keyframe.
+        self.out.write(1, ms, true, payload)
     }
 }
 
-fn header(track: &AudioTrack) -> Vec<u8> {
-    let mut ebml_header = Vec::new();
-    for (id, v) in [(0x4286, 1), (0x42F7, 1), (0x42F2, 4), (0x42F3, 8)] {
-        ebml::write_uint(&mut ebml_header, id, v);
+/// Float samples as Matroska's A_PCM/FLOAT/IEEE carries them: little-endian.
+pub fn pcm_bytes(samples: &[f32]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(samples.len() * 4);
+    for s in samples {
+        payload.extend_from_slice(&s.to_le_bytes());
     }
-    ebml::write_element(&mut ebml_header, 0x4282, b"matroska");
-    ebml::write_uint(&mut ebml_header, 0x4287, 4);
-    ebml::write_uint(&mut ebml_header, 0x4285, 2);
+    payload
+}
 
-    let mut info = Vec::new();
-    ebml::write_uint(&mut info, TIMECODE_SCALE, 1_000_000);
-    ebml::write_element(&mut info, 0x4D80, b"Icecream");
-    ebml::write_element(&mut info, 0x5741, b"Icecream");
-
-    let mut audio = Vec::new();
-    ebml::write_element(&mut audio, 0xB5, &f64::from(RATE).to_be_bytes());
-    ebml::write_uint(&mut audio, 0x9F, u64::from(track.channels));
-    if let Some(depth) = track.bit_depth {
-        ebml::write_uint(&mut audio, 0x6264, depth);
+impl AudioTrack {
+    /// Its TrackEntry body, as track `number`.
+    pub fn entry(&self, number: u64) -> Vec<u8> {
+        let mut audio = Vec::new();
+        ebml::write_element(&mut audio, 0xB5, &f64::from(RATE).to_be_bytes());
+        ebml::write_uint(&mut audio, 0x9F, u64::from(self.channels));
+        if let Some(depth) = self.bit_depth {
+            ebml::write_uint(&mut audio, 0x6264, depth);
+        }
+        let mut entry = Vec::new();
+        ebml::write_uint(&mut entry, 0xD7, number);
+        ebml::write_uint(&mut entry, 0x73C5, number);
+        ebml::write_uint(&mut entry, 0x83, 2);
+        ebml::write_element(&mut entry, 0x86, self.codec.as_bytes());
+        if !self.codec_private.is_empty() {
+            ebml::write_element(&mut entry, 0x63A2, &self.codec_private);
+        }
+        if self.codec_delay_ns > 0 {
+            ebml::write_uint(&mut entry, 0x56AA, self.codec_delay_ns);
+        }
+        if self.seek_pre_roll_ns > 0 {
+            ebml::write_uint(&mut entry, 0x56BB, self.seek_pre_roll_ns);
+        }
+        ebml::write_element(&mut entry, 0xE1, &audio);
+        entry
     }
-    let mut entry = Vec::new();
-    ebml::write_uint(&mut entry, 0xD7, 1);
-    ebml::write_uint(&mut entry, 0x73C5, 1);
-    ebml::write_uint(&mut entry, 0x83, 2);
-    ebml::write_element(&mut entry, 0x86, track.codec.as_bytes());
-    if !track.codec_private.is_empty() {
-        ebml::write_element(&mut entry, 0x63A2, &track.codec_private);
-    }
-    if track.codec_delay_ns > 0 {
-        ebml::write_uint(&mut entry, 0x56AA, track.codec_delay_ns);
-    }
-    if track.seek_pre_roll_ns > 0 {
-        ebml::write_uint(&mut entry, 0x56BB, track.seek_pre_roll_ns);
-    }
-    ebml::write_element(&mut entry, 0xE1, &audio);
-    let mut tracks = Vec::new();
-    ebml::write_element(&mut tracks, TRACK_ENTRY, &entry);
-
-    let mut out = Vec::new();
-    ebml::write_element(&mut out, EBML_HEADER, &ebml_header);
-    ebml::write_id(&mut out, SEGMENT);
-    out.extend_from_slice(&ebml::UNKNOWN_SIZE);
-    ebml::write_element(&mut out, INFO, &info);
-    ebml::write_element(&mut out, TRACKS, &tracks);
-    out
 }
 
 /// A stream's one header and its blocks' times, for the tests of what writes one.
 #[cfg(test)]
 pub(crate) fn read_back(bytes: &[u8]) -> (super::webm_reader::Tracks, Vec<i64>) {
-    use super::webm_reader::{Event, WebmReader};
-    let mut events = Vec::new();
-    WebmReader::new().push(bytes, &mut events).unwrap();
-    let mut tracks = None;
-    let mut times = Vec::new();
-    for e in events {
-        match e {
-            Event::Tracks(t) => assert!(tracks.replace(t).is_none(), "one header"),
-            Event::Block(b) => times.push(b.time),
-        }
-    }
-    (tracks.expect("a header"), times)
+    let (tracks, blocks) = super::webm_reader::read_whole(bytes);
+    (tracks, blocks.iter().map(|b| b.time).collect())
 }
 
 #[cfg(test)]

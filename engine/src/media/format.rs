@@ -343,6 +343,13 @@ pub fn is_matroska(head: &[u8]) -> bool {
     head.windows(DOC_TYPE.len()).take(64).any(|w| w == DOC_TYPE)
 }
 
+/// Whether a stream's header (all of it in `head`) names a picture track.
+pub fn has_picture(head: &[u8]) -> bool {
+    let mut reader = super::webm_reader::WebmReader::new();
+    let _ = reader.push(head, &mut Vec::new());
+    reader.tracks().is_some_and(|t| t.video().is_some())
+}
+
 /// How many bytes `sniff` needs before it can answer.
 pub const SNIFF_LEN: usize = 12;
 

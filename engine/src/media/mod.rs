@@ -11,6 +11,7 @@ pub mod ebml;
 mod error;
 pub mod fmp4;
 pub mod format;
+pub mod live_matroska;
 pub mod ogg_opus;
 pub mod remux;
 pub mod webm_reader;

@@ -457,6 +457,22 @@ fn read_block(body: &[u8], group: bool, cluster_time: i64) -> Result<Block, Medi
     })
 }
 
+/// A whole stream's one header and its blocks, for the tests of what writes one.
+#[cfg(test)]
+pub(crate) fn read_whole(bytes: &[u8]) -> (Tracks, Vec<Block>) {
+    let mut events = Vec::new();
+    WebmReader::new().push(bytes, &mut events).unwrap();
+    let mut tracks = None;
+    let mut blocks = Vec::new();
+    for e in events {
+        match e {
+            Event::Tracks(t) => assert!(tracks.replace(t).is_none(), "one header"),
+            Event::Block(b) => blocks.push(b),
+        }
+    }
+    (tracks.expect("a header"), blocks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,11 +301,16 @@ impl Way {
         let Some(tracks) = tracks.filter(|_| container == Container::Webm) else {
             return Way::Ffmpeg;
         };
-        let captured =
-            tracks.video().is_none() && tracks.audio().is_some_and(|a| a.codec.starts_with("A_PCM/"));
+        let captured = tracks.audio().is_some_and(|a| a.codec.starts_with("A_PCM/"));
+        let opus_mount = match format {
+            MountFormat::WebmAudio | MountFormat::OggOpus => true,
+            // The page's picture beside the captured sound.
+            MountFormat::WebmVideo => tracks.video().is_some(),
+            _ => false,
+        };
         if remux::carried(format, tracks).is_some() {
             Way::Engine
-        } else if captured && matches!(format, MountFormat::WebmAudio | MountFormat::OggOpus) {
+        } else if captured && opus_mount {
             Way::EngineOpus
         } else {
             Way::Ffmpeg

@@ -90,8 +90,14 @@ impl Recording {
                 return Ok(());
             }
             let ext = match sniff(&self.head) {
-                // The engine's own capture: PCM, which WebM cannot carry.
-                Some(Container::Webm) if crate::media::format::is_matroska(&self.head) => "mka",
+                // The engine's own capture: PCM, which WebM cannot carry; with the page's
+                // picture beside it, a video.
+                Some(Container::Webm) if crate::media::format::is_matroska(&self.head) => {
+                    match crate::media::format::has_picture(&self.head) {
+                        true => "mkv",
+                        false => "mka",
+                    }
+                }
                 Some(Container::Webm) => "webm",
                 Some(Container::Mp4) => {
                     self.repair = Some(Fmp4Repair::new());

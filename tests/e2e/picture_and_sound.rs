@@ -1,0 +1,145 @@
+//! A camera broadcast whose sound the engine captures: the page encodes the pictures alone
+//! (WebCodecs, WebKitGTK's mock camera), a real PulseAudio gives the microphone (a null sink's
+//! monitor remapped, the signal played with paplay), and the engine puts the pictures beside its
+//! own sound on the sound's clock. The listeners' copies: the WebM video mount's sound laid against
+//! the played signal sample by sample, its pictures regular and beside the sound; an MP3 mount made
+//! by ffmpeg from the same stream; the recording a Matroska video that holds both from the start.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use icecream_engine::MountFormat;
+
+use crate::journeys::{add_destination, open_settings, save_settings, wait_mount, Stage};
+use crate::sound::{choose_the_mic, hearing, listener::Listener, play_then_stop, signal, sound_line_says};
+
+#[tokio::test]
+async fn the_cameras_pictures_go_beside_the_engines_own_sound() {
+    let (pulse, stage, app) = hearing("/av.webm", "webm-video").await;
+    let Stage {
+        ice, screen, home, ..
+    } = &stage;
+    open_settings(&app).await;
+    add_destination(&app, ice, "Radio copy", "/av.mp3").await;
+    app.choose("format", "mp3").await;
+    save_settings(&app).await;
+
+    // With the camera on, the microphone list is the sound server's too.
+    choose_the_mic(&app).await;
+    sound_line_says(&app, "stereo, captured by PulseAudio").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("signal.wav");
+    signal::write_signal(&wav);
+    app.click("#golive").await;
+    app.wait_status("LIVE").await;
+    for mount in ["/av.webm", "/av.mp3"] {
+        assert!(wait_mount(ice, mount, true).await, "{mount} went live");
+    }
+    let video = Listener::connect_when_served(&ice.endpoint(), "/av.webm").await;
+    let mp3 = Listener::connect_when_served(&ice.endpoint(), "/av.mp3").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    play_then_stop(&app, &pulse, screen, &wav, "picture-and-sound-live.png").await;
+
+    let src = signal::decode(&wav);
+    let webm = dir.path().join("heard-av.webm");
+    std::fs::write(&webm, video.finish().await).unwrap();
+    let heard_mp3 = dir.path().join("heard-av.mp3");
+    std::fs::write(&heard_mp3, mp3.finish().await).unwrap();
+    for (file, format) in [(&webm, MountFormat::WebmAudio), (&heard_mp3, MountFormat::Mp3)] {
+        let heard = signal::compare(&src, &signal::decode(file));
+        eprintln!("{}: {heard:?}", file.display());
+        signal::check(format, &heard);
+    }
+    let listened = Packets::of(&webm);
+    assert_eq!(listened.codecs, ["vp8", "opus"], "the video mount carries both");
+    listened.pictures_are_regular_and_beside_the_sound("the listener's copy");
+
+    // The recording: Matroska (the sound kept as captured, PCM), picture and sound from the start.
+    let recordings: Vec<PathBuf> = std::fs::read_dir(home.dir.path().join("Videos/Icecream"))
+        .expect("a recordings folder")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    assert!(
+        recordings[0].extension().is_some_and(|e| e == "mkv"),
+        "{recordings:?}"
+    );
+    let recorded = Packets::of(&recordings[0]);
+    assert_eq!(recorded.codecs, ["vp8", "pcm_f32le"], "{recordings:?}");
+    let first = |stream: usize| recorded.times(stream).next().expect("packets");
+    assert!(
+        first(0).abs() < 0.001 && first(1).abs() < 0.001,
+        "both start at 0"
+    );
+    recorded.pictures_are_regular_and_beside_the_sound("the recording");
+    app.quit().await;
+}
+
+/// A file's streams and packet times, as ffprobe reads them.
+struct Packets {
+    codecs: Vec<String>,
+    /// (stream index, pts in seconds)
+    packets: Vec<(usize, f64)>,
+}
+
+impl Packets {
+    fn of(file: &Path) -> Packets {
+        let probe = |args: &[&str]| {
+            let out = std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-of", "csv=p=0"])
+                .args(args)
+                .arg(file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let codecs = probe(&["-show_entries", "stream=codec_name"])
+            .lines()
+            .map(|l| l.trim_end_matches(',').to_string())
+            .collect();
+        let packets = probe(&["-show_entries", "packet=stream_index,pts_time"])
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+            })
+            .collect();
+        Packets { codecs, packets }
+    }
+
+    fn times(&self, stream: usize) -> impl Iterator<Item = f64> + '_ {
+        self.packets.iter().filter(move |p| p.0 == stream).map(|p| p.1)
+    }
+
+    /// Pictures at the camera's pace (no gap over 0.3 s, the mock camera gives ~30 a second,
+    /// the page sends up to the frame rate set) from the first moment of sound to the last.
+    fn pictures_are_regular_and_beside_the_sound(&self, what: &str) {
+        let pictures: Vec<f64> = self.times(0).collect();
+        let sound: Vec<f64> = self.times(1).collect();
+        let span = |t: &[f64]| (t[0], t[t.len() - 1]);
+        let (p0, p1) = span(&pictures);
+        let (s0, s1) = span(&sound);
+        let widest = pictures.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        eprintln!(
+            "{what}: {} pictures {p0:.3}–{p1:.3} s (widest gap {widest:.3} s), sound {s0:.3}–{s1:.3} s",
+            pictures.len()
+        );
+        assert!(
+            pictures.windows(2).all(|w| w[1] >= w[0]),
+            "{what}: pictures in order"
+        );
+        assert!(widest < 0.3, "{what}: a gap of {widest:.3} s between pictures");
+        assert!(
+            (p0 - s0).abs() < 0.1,
+            "{what}: picture from {p0}, sound from {s0}"
+        );
+        assert!(
+            (p1 - s1).abs() < 0.5,
+            "{what}: picture until {p1}, sound until {s1}"
+        );
+        let rate = pictures.len() as f64 / (p1 - p0);
+        assert!(rate > 10.0, "{what}: {rate:.1} pictures a second");
+    }
+}
