@@ -4,8 +4,10 @@
 //!
 //!     cargo bench --bench capture
 //!     cargo bench --bench capture -- drift   # 30 minutes live (ICECREAM_DRIFT_SECS), A/V drift
+//!     cargo bench --bench capture -- drift-native   # the same with the engine's own sound
 //!
-//! The camera and microphone are WebKitGTK's mock devices under Xvfb.
+//! The camera and microphone are WebKitGTK's mock devices under Xvfb; with the engine's own sound,
+//! the microphone is a PulseAudio null sink's monitor (started by the bench, as the tests do).
 
 // Linux only: it starts the release app under Xvfb with WebKitGTK's mock camera and reads /proc.
 // Elsewhere it is left out (no_main), so that Windows and macOS checks of every target pass.
@@ -16,7 +18,13 @@
 #[path = "../tests/e2e/desktop.rs"]
 mod desktop;
 #[allow(dead_code)]
+#[path = "../tests/e2e/packets.rs"]
+mod packets;
+#[allow(dead_code)]
 mod procstat;
+#[allow(dead_code)]
+#[path = "../engine/tests/integration/support/pulse.rs"]
+mod pulse;
 mod report;
 
 use std::time::{Duration, Instant};
@@ -50,6 +58,8 @@ struct Case {
     format: &'static str,
     path: &'static str,
     size: (u32, u32),
+    /// The engine captures the sound (a PulseAudio source "mic"); the page sends pictures alone.
+    native: bool,
 }
 
 /// One drift sample: seconds live, how far the sound runs ahead of the pictures, and how much that
@@ -73,7 +83,7 @@ impl Drift {
 /// sample every 30 s of how far the sound runs ahead of the pictures.
 async fn run(app: &App, ice: &LocalIcecast, case: &Case, secs: u64) -> (String, Vec<Drift>) {
     let script = r#"
-const [host, port, password, format, width, height, path, done] = arguments;
+const [host, port, password, format, width, height, path, native, done] = arguments;
 const invoke = window.__TAURI__.core.invoke;
 (async () => {
   const view = await invoke('load_settings');
@@ -81,6 +91,7 @@ const invoke = window.__TAURI__.core.invoke;
   Object.assign(s.destinations[0].server, { host, port, mount: '/bench', tls: false });
   s.destinations[0].format = format;
   Object.assign(s.encoding, { width, height, fps: 30 });
+  if (native) s.sound_input = 'mic';
   await invoke('save_settings', { settings: s, passwords: [password] });
   localStorage.setItem('capturePath', path);
   localStorage.setItem('audioOnly', format === 'webm-video' ? '0' : '1');
@@ -95,6 +106,7 @@ const invoke = window.__TAURI__.core.invoke;
         case.size.0.into(),
         case.size.1.into(),
         case.path.into(),
+        case.native.into(),
     ];
     let r = app.client.execute_async(script, args).await.unwrap();
     assert_eq!(r.as_str(), Some("ok"), "{r}");
@@ -118,6 +130,19 @@ const invoke = window.__TAURI__.core.invoke;
             .await
             .unwrap()
     };
+    // With the engine's sound: how far the card's clock has moved from the computer's, which the
+    // pictures' times follow (seconds, as the page's own figure is).
+    let sound_clock = || async {
+        let s = app
+            .client
+            .execute(
+                "return window.icecreamSoundStatus ? window.icecreamSoundStatus() : null",
+                vec![],
+            )
+            .await
+            .unwrap();
+        s["drift_ms"].as_f64().map(|ms| ms / 1000.0)
+    };
     // Every 30 s (once, in a short case): how far the sound's clock has moved from the pictures'.
     let mut first_ahead = None;
     let mut drift = vec![];
@@ -126,8 +151,11 @@ const invoke = window.__TAURI__.core.invoke;
             .saturating_sub(t0.elapsed())
             .min(Duration::from_secs(30));
         tokio::time::sleep(step).await;
-        let s = stats_now().await;
-        if let Some(ahead) = s["audioAhead"].as_f64() {
+        let ahead = match case.native {
+            true => sound_clock().await,
+            false => stats_now().await["audioAhead"].as_f64(),
+        };
+        if let Some(ahead) = ahead {
             let first = *first_ahead.get_or_insert(ahead);
             if secs > SECONDS {
                 let sample = Drift {
@@ -188,13 +216,18 @@ async fn main() {
         .unwrap();
     let screen = Screen::start();
     let home = Home::new();
-    let app = App::launch(&screen, &home).await;
+    let native = std::env::args().any(|a| a == "drift-native");
+    let pulse = native.then(pulse::Pulse::start);
+    let env = pulse.as_ref().map(pulse::Pulse::env).unwrap_or_default();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = App::launch_with(&screen, &home, &env).await;
     println!("{SECONDS} s live per case; CPU in % of one core");
     let case = |label, format, path, size| Case {
         label,
         format,
         path,
         size,
+        native: false,
     };
     let cases = [
         case("WebCodecs VP8+Opus → WebM", "webm-video", "webcodecs", (640, 480)),
@@ -207,25 +240,46 @@ async fn main() {
         case("WebCodecs Opus → MP3", "mp3", "webcodecs", (640, 480)),
         case("MediaRecorder AAC/fMP4 → MP3", "mp3", "recorder", (640, 480)),
     ];
-    if std::env::args().any(|a| a == "drift") {
+    let long = std::env::args().any(|a| a == "drift") || native;
+    if long {
         // A long broadcast through the WebCodecs path: the sound's and the pictures' clocks.
         let secs = std::env::var("ICECREAM_DRIFT_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1800);
-        let (row, drift) = run(&app, &ice, &cases[0], secs).await;
+        let case = Case {
+            label: "WebCodecs VP8 + the engine's sound → WebM",
+            native,
+            ..case("WebCodecs VP8+Opus → WebM", "webm-video", "webcodecs", (640, 480))
+        };
+        let (row, drift) = run(&app, &ice, &case, secs).await;
         let (low, high) = (drift.iter()).fold((0.0f64, 0.0f64), |(l, h), d| {
             (l.min(d.change_ms), h.max(d.change_ms))
         });
         let rows: Vec<String> = drift.iter().map(Drift::row).collect();
+        let (what, recorded) = match native {
+            true => (
+                "the sound card's clock against the computer's, ms (the pictures' times follow it)",
+                recorded_pictures(&home),
+            ),
+            false => ("sound ahead of pictures, ms", String::new()),
+        };
         let table = format!(
-            "| s live | sound ahead of pictures, ms | change since the start, ms |\n|---|---|---|\n{}\n\n\
+            "| s live | {what} | change since the start, ms |\n|---|---|---|\n{}\n\n\
              Every 5 minutes shown. Over all {} samples the change stays between {low:+.0} and \
-             {high:+.0} ms. The same run:\n\n{HEAD}{row}\n",
+             {high:+.0} ms.{recorded} The same run:\n\n{HEAD}{row}\n",
             report::every(&rows, 10).join("\n"),
             drift.len(),
         );
-        report::write("capture-drift", true, &table);
+        report::write(
+            if native {
+                "capture-drift-native"
+            } else {
+                "capture-drift"
+            },
+            true,
+            &table,
+        );
     } else {
         let mut rows = vec![];
         for case in &cases {
@@ -239,3 +293,33 @@ async fn main() {
 /// The capture table's head.
 const HEAD: &str = "| path → mount | frames | per frame: copy / hand to encoder | webview CPU | ffmpeg CPU \
                     | app RSS before → live |\n|---|---|---|---|---|---|\n";
+
+/// What the broadcast's recording (picture beside the engine's sound) holds, in a sentence.
+fn recorded_pictures(home: &Home) -> String {
+    let dir = home.dir.path().join("Videos/Icecream");
+    let Some(file) = std::fs::read_dir(&dir)
+        .ok()
+        .and_then(|d| d.flatten().map(|e| e.path()).max())
+    else {
+        return format!(" No recording was found in {}.", dir.display());
+    };
+    let p = packets::Packets::of(&file);
+    let pictures: Vec<f64> = p.times(0).collect();
+    let sound: Vec<f64> = p.times(1).collect();
+    let widest = pictures.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let (p0, p1, s0, s1) = (
+        pictures[0],
+        pictures[pictures.len() - 1],
+        sound[0],
+        sound[sound.len() - 1],
+    );
+    format!(
+        " The recording ({}): {} pictures from {p0:.3} to {p1:.3} s (the widest gap {:.0} ms), sound \
+         from {s0:.3} to {s1:.3} s: both start together and the last picture is {:.0} ms from the \
+         last sound.",
+        p.codecs.join(" + "),
+        pictures.len(),
+        widest * 1000.0,
+        (s1 - p1) * 1000.0
+    )
+}

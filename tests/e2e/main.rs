@@ -7,6 +7,7 @@
 
 mod desktop;
 mod journeys;
+mod packets;
 mod picture_and_sound;
 mod radio;
 mod session_bus;

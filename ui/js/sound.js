@@ -82,6 +82,8 @@ export class SoundInputs {
   }
 
   show(s) {
+    // The engine's last word, for the capture benchmark (its clock drift, bench/capture.rs).
+    window.icecreamSoundStatus = () => s;
     const levels = (s && s.levels) || [];
     this.meters.forEach((meter, i) => {
       const level = levels[i];
