@@ -310,7 +310,7 @@ pub async fn go_live(
                 settings.enabled().find(|(_, d)| d.format.has_video()),
             ) {
                 return Err(format!(
-                    "Audio only (radio) is on, and {} is a {} mount, which needs a picture. Choose a sound format for it in Settings → Advanced, or turn Audio only off.",
+                    "Audio only (radio) is on, and {} is a {} mount, which needs a picture. Choose a sound format for it in Settings → Destinations, or turn Audio only off.",
                     d.server.mount,
                     d.format.label()
                 )

@@ -346,14 +346,34 @@ impl App {
 
     /// Replaces a field's text, the way a person selects it and types.
     pub async fn type_into(&self, name: &str, text: &str) {
+        self.show_section_of(name).await;
         let el = self.el(&format!("#settings-form [name=\"{name}\"]")).await;
         el.clear().await.unwrap();
         el.send_keys(text).await.unwrap();
     }
 
+    /// Settings shows one section at a time: a person clicks the section a field is in first.
+    pub async fn show_section_of(&self, name: &str) {
+        let section = self
+            .client
+            .execute(
+                "const el = document.querySelector(`#settings-form [name=\"${arguments[0]}\"]`);\
+                 const s = el && el.closest('[data-section]');\
+                 return s && s.hidden ? s.dataset.section : null;",
+                vec![name.into()],
+            )
+            .await
+            .unwrap();
+        if let Some(section) = section.as_str() {
+            self.click(&format!("#settings-form .sections [data-show=\"{section}\"]"))
+                .await;
+        }
+    }
+
     /// Picks an option of a settings list. A list low in the dialog can be out of reach for a
     /// moment while the dialog lays out, so this tries again for a few seconds.
     pub async fn choose(&self, name: &str, value: &str) {
+        self.show_section_of(name).await;
         let css = format!("#settings-form [name=\"{name}\"]");
         for _ in 0..25 {
             let el = self.el(&css).await;
@@ -375,7 +395,7 @@ impl App {
             .client
             .execute(
                 "const el = document.querySelector(arguments[0]); const r = el.getBoundingClientRect();\
-                 return JSON.stringify({disabled: el.disabled, advanced: document.getElementById('advanced').open,\
+                 return JSON.stringify({disabled: el.disabled, section: (el.closest('[data-section]') || {}).hidden,\
                  dialog: document.getElementById('settings').open, top: r.top, height: r.height,\
                  options: [...el.options].map(o => o.value), status: document.getElementById('status').textContent})",
                 vec![css.clone().into()],

@@ -94,9 +94,6 @@ pub(crate) async fn fill_settings(
     app.type_into("mount", mount).await;
     app.type_into("password", password).await;
     app.type_into("name", "Icecream end to end").await;
-    if app.el("#advanced").await.attr("open").await.unwrap().is_none() {
-        app.click("#advanced summary").await;
-    }
     app.choose("format", format).await;
     app.choose("capture", capture).await;
     save_settings(app).await;
@@ -350,13 +347,16 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     app.quit().await;
 
     let app = App::launch(screen, home).await;
-    // The recorder's 2-second self-test has run: Advanced says what this webview can do.
+    // The recorder's 2-second self-test has run: Picture and sound says what this webview can do.
     app.wait_self_tested().await;
     app.click("#open-settings").await;
+    app.click("#settings-form .sections [data-show=\"picture\"]")
+        .await;
     assert_eq!(
         app.text("#capture-hint").await,
-        "WebCodecs works; MediaRecorder gives no video here; MediaRecorder (audio) works. \
-         Automatic uses WebCodecs for video and MediaRecorder for audio."
+        "Icecream's page can encode the picture itself (WebCodecs); the web engine's recorder \
+         (MediaRecorder) gives no video here and records sound. Automatic: the page encodes the \
+         picture, and the recorder records the sound wherever Icecream cannot capture it itself."
     );
     let field = |name: &'static str| {
         let app = &app;
@@ -883,9 +883,6 @@ async fn trusts_a_servers_own_certificate_and_goes_live() {
     app.click("#settings-form [name=\"tls\"]").await;
     app.type_into("mount", "/tls.mp3").await;
     app.type_into("password", ice.source_password.expose()).await;
-    if app.el("#advanced").await.attr("open").await.unwrap().is_none() {
-        app.click("#advanced summary").await;
-    }
     app.choose("format", "mp3").await;
     save_settings(&app).await;
     app.click("#audio-only").await;
@@ -1115,6 +1112,8 @@ async fn the_recordings_folder_is_chosen_with_the_folder_dialog() {
 
     // Cancelled: nothing changes.
     open_settings(&app).await;
+    app.click("#settings-form .sections [data-show=\"recording\"]")
+        .await;
     app.click("#choose-folder").await;
     screen.focus_window(FOLDER_DIALOG).await;
     screen.xdotool(&["key", "Escape"]);

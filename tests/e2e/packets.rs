@@ -40,9 +40,10 @@ impl Packets {
         self.packets.iter().filter(move |p| p.0 == stream).map(|p| p.1)
     }
 
-    /// Pictures at the camera's pace (no gap over 0.3 s, the mock camera gives ~30 a second,
-    /// the page sends up to the frame rate set) from the first moment of sound to the last.
-    pub fn pictures_are_regular_and_beside_the_sound(&self, what: &str) {
+    /// Pictures at the camera's pace (no gap over 0.3 s: the mock camera gives ~30 a second, the
+    /// page sends up to the frame rate set; `loaded`, with both cores busy: none over 1.5 s, the
+    /// page then encodes fewer) from the first moment of sound to the last.
+    pub fn pictures_are_regular_and_beside_the_sound(&self, what: &str, loaded: bool) {
         let pictures: Vec<f64> = self.times(0).collect();
         let sound: Vec<f64> = self.times(1).collect();
         let span = |t: &[f64]| (t[0], t[t.len() - 1]);
@@ -53,20 +54,21 @@ impl Packets {
             "{what}: {} pictures {p0:.3}–{p1:.3} s (widest gap {widest:.3} s), sound {s0:.3}–{s1:.3} s",
             pictures.len()
         );
+        let (gap, rate) = if loaded { (1.5, 2.0) } else { (0.3, 10.0) };
         assert!(
             pictures.windows(2).all(|w| w[1] >= w[0]),
             "{what}: pictures in order"
         );
-        assert!(widest < 0.3, "{what}: a gap of {widest:.3} s between pictures");
+        assert!(widest < gap, "{what}: a gap of {widest:.3} s between pictures");
         assert!(
             (p0 - s0).abs() < 0.1,
             "{what}: picture from {p0}, sound from {s0}"
         );
         assert!(
-            (p1 - s1).abs() < 0.5,
+            (p1 - s1).abs() < 0.5 + gap,
             "{what}: picture until {p1}, sound until {s1}"
         );
-        let rate = pictures.len() as f64 / (p1 - p0);
-        assert!(rate > 10.0, "{what}: {rate:.1} pictures a second");
+        let achieved = pictures.len() as f64 / (p1 - p0);
+        assert!(achieved > rate, "{what}: {achieved:.1} pictures a second");
     }
 }

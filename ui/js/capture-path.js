@@ -1,7 +1,7 @@
 // Which capture path a broadcast uses: the page's own WebCodecs encoders + WebM muxer, or the
 // webview's MediaRecorder. Chosen by what the webview has and by a 2-second self-test of its
 // recorder at start (one that gives 0 bytes is broken, as WebKitGTK's is for video on Debian 12),
-// never by its name. Settings → Advanced can override it (kept in this webview's storage: it is
+// never by its name. Settings → Picture and sound can override it (kept in this webview's storage: it is
 // about this computer, not the server).
 import { webCodecsMissing } from './webcodecs.js';
 
@@ -66,18 +66,23 @@ export function capturePath(video) {
   return chosen === 'auto' ? autoPath(video) : chosen;
 }
 
-/** One sentence on what this computer can do, for Settings → Advanced. */
+/** In plain words, what this computer's web engine can do, for Settings → Picture and sound. */
 export function describe() {
-  const said = (works, what) =>
-    works === null ? `MediaRecorder (${what}) not tested yet` : works ? `MediaRecorder (${what}) works` : `MediaRecorder gives no ${what} here`;
-  const wc = webCodecsMissing({ video: true });
-  const webcodecs = wc.length === 0 ? 'WebCodecs works' : `WebCodecs is missing (${wc.join(', ')})`;
-  const name = (video) => (autoPath(video) === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder');
-  // Listeners can only start watching at a keyframe: WebCodecs puts one every 0.6 s, while a
+  const missing = webCodecsMissing({ video: true });
+  const page = missing.length === 0
+    ? 'Icecream\'s page can encode the picture itself (WebCodecs)'
+    : `Icecream's page cannot encode the picture here (the web engine lacks ${missing.join(', ')})`;
+  const recorder = (works, what) =>
+    works === null ? `has not been tried for ${what} yet` : works ? `records ${what}` : `gives no ${what} here`;
+  const video = recorder(recorderWorks.video, 'video');
+  const audio = recorder(recorderWorks.audio, 'sound');
+  const picture = autoPath(true) === 'webcodecs' ? 'the page encodes the picture' : 'the recorder records the picture';
+  const sound = autoPath(false) === 'webcodecs' ? 'the page' : 'the recorder';
+  // Listeners can only start watching at a keyframe: the page puts one every 0.6 s, while a
   // recorder may ignore the interval it is asked for (Chromium's puts one every 5 s).
   const sparse = recorderWorks.video === false ? '' :
-    ' With MediaRecorder, a viewer who joins mid-broadcast may wait up to 5 s for the picture ' +
-    '(the next keyframe); WebCodecs keeps that under a second.';
-  return `${webcodecs}; ${said(recorderWorks.video, 'video')}; ${said(recorderWorks.audio, 'audio')}. ` +
-    `Automatic uses ${name(true)} for video and ${name(false)} for audio.${sparse}`;
+    ' With the recorder, a viewer who joins mid-broadcast may wait up to 5 s for the picture; ' +
+    'with the page, under a second.';
+  return `${page}; the web engine's recorder (MediaRecorder) ${video} and ${audio}. ` +
+    `Automatic: ${picture}, and ${sound} records the sound wherever Icecream cannot capture it itself.${sparse}`;
 }

@@ -138,7 +138,7 @@ export function startRecorder(stream, { video, onChunk, onError }) {
   const types = video ? VIDEO_TYPES : AUDIO_TYPES;
   const mimeType = types.find((t) => t === '' || MediaRecorder.isTypeSupported(t));
   if (mimeType === undefined) {
-    throw new CaptureError('This computer\'s web engine cannot record video in a format Icecream can send. Turn on Audio only (radio) and choose an audio format in Settings → Advanced.');
+    throw new CaptureError('This computer\'s web engine cannot record video in a format Icecream can send. Turn on Audio only (radio) and choose an audio format in Settings → Destinations.');
   }
   // Chromium's recorder puts a keyframe only every 5 s, so a listener joining mid-stream waits up
   // to 5 s for a picture (bench/join.rs); where the webview knows this option (Chromium 119+,
@@ -154,7 +154,7 @@ export function startRecorder(stream, { video, onChunk, onError }) {
     if (!e.data || e.data.size === 0) {
       if (++empty >= EMPTY_CHUNKS_BEFORE_GIVING_UP && video) {
         failed = true;
-        onError('This computer\'s web engine gives no video from its recorder. Turn on Audio only (radio) and choose an audio format in Settings → Advanced to broadcast your microphone.');
+        onError('This computer\'s web engine gives no video from its recorder. Turn on Audio only (radio) and choose an audio format in Settings → Destinations to broadcast your microphone.');
       }
       return;
     }

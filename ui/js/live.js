@@ -177,7 +177,7 @@ export class LivePanel {
         }
       };
       if (format.has_video && stream.getVideoTracks().length === 0) {
-        throw new CaptureError('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Advanced, or turn Audio only off.');
+        throw new CaptureError('This mount format needs a camera, but Audio only (radio) is on. Choose an audio format in Settings → Destinations, or turn Audio only off.');
       }
       this.lane = await ChunkLane.open();
       window.icecreamChunkLane = this.lane.via;

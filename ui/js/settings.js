@@ -84,6 +84,9 @@ export class SettingsDialog {
     });
     this.field('mount').addEventListener('input', () => this.checkMountEnding());
     this.field('format').addEventListener('change', () => this.checkMountEnding());
+    for (const button of this.form.querySelectorAll('.sections button')) {
+      button.addEventListener('click', () => this.showSection(button.dataset.show));
+    }
     document.getElementById('open-log-folder').addEventListener('click', () =>
       call('open_log_folder').catch((e) => this.fail(e)));
     this.trusted = new TrustedList({
@@ -100,6 +103,21 @@ export class SettingsDialog {
 
   field(name) {
     return this.form.elements.namedItem(name);
+  }
+
+  /** One section at a time: the dialog fits a window instead of scrolling through everything. */
+  showSection(name) {
+    for (const section of this.form.querySelectorAll('[data-section]')) section.hidden = section.dataset.section !== name;
+    for (const button of this.form.querySelectorAll('.sections button')) {
+      button.setAttribute('aria-pressed', String(button.dataset.show === name));
+    }
+  }
+
+  /** The section a field is in. */
+  sectionOf(name) {
+    const input = this.field(name);
+    const section = input && input.closest && input.closest('[data-section]');
+    return section ? section.dataset.section : null;
   }
 
   /** A mount whose ending says another format than it will carry: players that go by it fail. */
@@ -142,10 +160,12 @@ export class SettingsDialog {
     for (const k of locked) this.field(k).disabled = live;
     for (const id of ['add-destination', 'remove-destination']) document.getElementById(id).disabled = live;
     document.getElementById('choose-folder').disabled = live;
+    this.showSection('destinations');
     this.showProblems([]);
     this.trusted.show(s.trusted_certificates || []);
     this.results.replaceChildren();
-    this.message.className = 'form-message';
+    // Information, not an error: not in red.
+    this.message.className = live ? 'form-message info' : 'form-message';
     this.message.textContent = live
       ? 'You are live: server, mount, format, size, frame rate and bitrates can change after you stop.'
       : '';
@@ -252,8 +272,14 @@ export class SettingsDialog {
       if (slot) slot.textContent = p.message;
       const input = this.field(p.field);
       if (input) input.setAttribute('aria-invalid', 'true');
-      if (ENCODING.includes(p.field)) document.getElementById('advanced').open = true;
     }
+    // Each section with a problem is marked, and the first one is shown.
+    const bad = new Set(problems.map((p) => this.sectionOf(p.field)).filter(Boolean));
+    for (const button of this.form.querySelectorAll('.sections button')) {
+      button.classList.toggle('bad', bad.has(button.dataset.show));
+    }
+    const first = [...this.form.querySelectorAll('.sections button')].find((b) => bad.has(b.dataset.show));
+    if (first) this.showSection(first.dataset.show);
   }
 
   fail(e) {

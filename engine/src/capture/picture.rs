@@ -33,8 +33,9 @@ pub struct PictureMerge {
     page_origin: f64,
     channels: u16,
     writer: Option<LiveMatroska>,
-    /// The page's picture track number, as it sends it.
+    /// The page's picture track number, as it sends it, and its time unit (ns).
     page_track: u64,
+    page_scale: u64,
     /// The sample at the stream's time 0: the first picture's.
     start: Option<u64>,
     /// Captured sound not yet written: its first frame's index, and the samples.
@@ -59,6 +60,7 @@ impl PictureMerge {
             channels,
             writer: None,
             page_track: 0,
+            page_scale: 1_000_000,
             start: None,
             sound: VecDeque::new(),
             next_frame: 0,
@@ -89,6 +91,7 @@ impl PictureMerge {
                         continue;
                     }
                     self.page_track = video.number;
+                    self.page_scale = tracks.scale;
                     let sound = AudioTrack::pcm(self.channels).entry(SOUND);
                     let (writer, header) =
                         LiveMatroska::new(&[renumbered(&video.entry, VIDEO), sound], Some(VIDEO));
@@ -96,7 +99,8 @@ impl PictureMerge {
                     self.writer = Some(writer);
                 }
                 Event::Block(block) if block.track == self.page_track && self.writer.is_some() => {
-                    let Some(frame) = clock.frame_at(self.page_origin + block.time as f64 / 1000.0) else {
+                    let page_secs = block.time as f64 * self.page_scale as f64 / 1e9;
+                    let Some(frame) = clock.frame_at(self.page_origin + page_secs) else {
                         continue;
                     };
                     let frame = frame.max(0.0).round() as u64;

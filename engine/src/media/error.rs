@@ -10,7 +10,7 @@ pub enum MediaError {
     NotMedia,
     #[error(
         "The recorder's stream is damaged and could not be read further ({0}). Go live again; if it \
-         happens again, choose another capture method in Settings → Advanced."
+         happens again, choose another capture method in Settings → Picture and sound."
     )]
     Damaged(&'static str),
     #[error(
@@ -26,7 +26,7 @@ pub enum MediaError {
     #[error(
         "The camera and microphone gave nothing to send in {seconds} seconds, so the broadcast \
          stopped before it began. Check that they work and that no other program is using them, or \
-         choose another capture method in Settings → Advanced, then go live again."
+         choose another capture method in Settings → Picture and sound, then go live again."
     )]
     NothingCaptured { seconds: u64 },
     #[error(

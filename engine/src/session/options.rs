@@ -30,7 +30,9 @@ impl SessionOptions {
         SessionOptions {
             ffmpeg,
             realtime_input: false,
-            listener_poll: Duration::from_secs(5),
+            // A join or a leave shows within 5 s, as Icecast's own page has it: a small JSON
+            // document every 2 s.
+            listener_poll: Duration::from_secs(2),
             record_to: None,
             first_bytes_within: None,
         }

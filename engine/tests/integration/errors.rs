@@ -63,7 +63,7 @@ async fn a_recorder_that_gives_nothing_is_told_in_seconds() {
         sentence,
         "The camera and microphone gave nothing to send in 5 seconds, so the broadcast stopped before \
          it began. Check that they work and that no other program is using them, or choose another \
-         capture method in Settings → Advanced, then go live again."
+         capture method in Settings → Picture and sound, then go live again."
     );
     assert!(
         waited >= RECORDER_FIRST_BYTES && waited < RECORDER_FIRST_BYTES + Duration::from_secs(5),

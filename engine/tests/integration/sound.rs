@@ -71,22 +71,13 @@ async fn fidelity(loaded: bool) {
     for (mount, _) in MOUNTS {
         listeners.push(Listener::connect_when_served(&ice.endpoint(), mount).await);
     }
-    // Both cores busy beside the broadcast, as a video call or a game keeps them.
-    let stress = loaded.then(|| {
-        std::process::Command::new("stress-ng")
-            .args(["--cpu", "2", "--timeout", "60s", "--quiet"])
-            .spawn()
-            .expect("stress-ng is installed (see .ci/install-deps)")
-    });
+    let stress = loaded.then(sound::Load::both_cores);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut player = pulse.play_in_background(&wav);
     let played = tokio::task::spawn_blocking(move || player.wait().unwrap());
     assert!(played.await.unwrap().success(), "paplay played the signal");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    if let Some(mut s) = stress {
-        let _ = s.kill();
-        let _ = s.wait();
-    }
+    drop(stress);
     let said = stop(cli, dir.path());
     eprintln!("--- the CLI said ---\n{said}");
     let src = sound::decode(&wav);

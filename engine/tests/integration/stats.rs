@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use icecream_engine::{MountFormat, Session, State};
+use icecream_engine::{MountFormat, Session, SessionOptions, State};
 
 use crate::support::*;
 
@@ -39,6 +39,54 @@ async fn stats_show_uptime_bytes_bitrate_and_listeners() {
     assert!(seen.line().ends_with("· 1 listener"), "{}", seen.line());
     session.stop().await.unwrap();
     assert_eq!(rx.borrow().state, State::Stopped);
+}
+
+/// With the app's own pace of asking (not the tests' quicker one), each join and leave shows in
+/// the count within 5 s, as Icecast's own status page has it.
+#[tokio::test]
+async fn the_listener_count_follows_joins_and_leaves_within_five_seconds() {
+    let ice = Icecast::start().await;
+    let chunks = corpus_chunks("webm-opus-audio-250ms");
+    let mut opts = options();
+    opts.listener_poll = SessionOptions::new(ffmpeg()).listener_poll;
+    let session = Session::start(ice.settings("/count", MountFormat::WebmAudio), opts).unwrap();
+    let mut fed = push_until_live(&session, &chunks).await;
+    let rx = session.status();
+    let mut until = async |n: u32| count_reaches(&session, &rx, &chunks, &mut fed, n).await;
+    let first = Listener::connect(&ice.endpoint(), "/count").await;
+    let joined = until(1).await;
+    let second = Listener::connect(&ice.endpoint(), "/count").await;
+    let joined_again = until(2).await;
+    first.leave();
+    let left = until(1).await;
+    for (what, took) in [
+        ("a join", joined),
+        ("a second join", joined_again),
+        ("a leave", left),
+    ] {
+        assert!(took < Duration::from_secs(5), "{what} showed after {took:?}");
+    }
+    second.leave();
+    session.stop().await.unwrap();
+}
+
+/// Feeds chunks from `fed` on at the recorder's pace until the count is `n`; how long that took.
+async fn count_reaches(
+    session: &Session,
+    rx: &tokio::sync::watch::Receiver<icecream_engine::Status>,
+    chunks: &[Vec<u8>],
+    fed: &mut usize,
+    n: u32,
+) -> Duration {
+    let mut rx = rx.clone();
+    let since = std::time::Instant::now();
+    while rx.borrow_and_update().listeners != Some(n) {
+        assert!(*fed < chunks.len(), "the count never became {n}");
+        session.push(chunks[*fed].clone()).await.unwrap();
+        *fed += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    since.elapsed()
 }
 
 #[tokio::test]

@@ -49,6 +49,11 @@ impl Listener {
         Some(Listener { task })
     }
 
+    /// Leaves the mount, as a player that is closed: the connection closes now.
+    pub fn leave(self) {
+        self.task.abort();
+    }
+
     /// Everything received, once the server has closed the stream.
     pub async fn finish(self) -> Vec<u8> {
         tokio::time::timeout(Duration::from_secs(60), self.task)

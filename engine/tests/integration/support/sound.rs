@@ -297,3 +297,24 @@ pub fn lavfi(source: &str, out: &[&str]) -> Vec<u8> {
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     done.stdout
 }
+
+/// Both cores busy beside the broadcast, as a video call or a game keeps them; stopped on drop.
+pub struct Load(std::process::Child);
+
+impl Load {
+    pub fn both_cores() -> Load {
+        Load(
+            std::process::Command::new("stress-ng")
+                .args(["--cpu", "2", "--timeout", "120s", "--quiet"])
+                .spawn()
+                .expect("stress-ng is installed (see .ci/install-deps)"),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
