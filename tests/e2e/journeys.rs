@@ -358,7 +358,8 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
          (MediaRecorder) gives no video here and records sound. Automatic: the page encodes the \
          picture, and the recorder records the sound wherever Icecream cannot capture it itself."
     );
-    app.click("#settings-form .sections [data-show=\"destinations\"]").await;
+    app.click("#settings-form .sections [data-show=\"destinations\"]")
+        .await;
     let field = |name: &'static str| {
         let app = &app;
         async move { app.value(&format!("#settings-form [name=\"{name}\"]")).await }
