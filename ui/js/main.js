@@ -87,7 +87,7 @@ async function openCapture() {
   }
   const native = await sound.open();
   if (audioOnly.checked && native) return;
-  if (!native) await sound.close();
+  if (!native) await sound.fallBack();
   try {
     const encoding = view && broadcastShape(view).encoding;
     await capture.open({ audioOnly: audioOnly.checked, encoding, sound: !native });

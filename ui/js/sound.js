@@ -72,13 +72,17 @@ export class SoundInputs {
     await this.preview();
   }
 
-  async close() {
-    if (this.native) await call('sound_preview_stop').catch(() => {});
+  /**
+   * The engine cannot capture here: the web engine's microphone and meter take over, and the line
+   * keeps saying why (open() wrote it), so the person knows the sound is captured less cleanly.
+   */
+  async fallBack() {
+    // An input opened for the meter earlier (before the sound server went away) is let go.
+    await call('sound_preview_stop').catch(() => {});
     this.native = false;
     this.show(null);
-    // The web engine's meter is linear again (capture.js).
+    // The web engine's meter is linear (capture.js).
     for (const meter of this.meters) Object.assign(meter, { low: 0.6, high: 0.85 });
-    this.say('');
   }
 
   show(s) {
