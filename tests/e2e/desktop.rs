@@ -365,9 +365,14 @@ impl App {
             .await
             .unwrap();
         if let Some(section) = section.as_str() {
-            self.click(&format!("#settings-form .sections [data-show=\"{section}\"]"))
-                .await;
+            self.show_section(section).await;
         }
+    }
+
+    /// Clicks the Settings section button `section` (destinations, stream, picture, recording).
+    pub async fn show_section(&self, section: &str) {
+        self.click(&format!("#settings-form .sections [data-show=\"{section}\"]"))
+            .await;
     }
 
     /// Picks an option of a settings list. A list low in the dialog can be out of reach for a

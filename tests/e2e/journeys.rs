@@ -350,16 +350,14 @@ async fn settings_survive_a_restart_and_the_password_stays_private() {
     // The recorder's 2-second self-test has run: Picture and sound says what this webview can do.
     app.wait_self_tested().await;
     app.click("#open-settings").await;
-    app.click("#settings-form .sections [data-show=\"picture\"]")
-        .await;
+    app.show_section("picture").await;
     assert_eq!(
         app.text("#capture-hint").await,
         "Icecream's page can encode the picture itself (WebCodecs); the web engine's recorder \
          (MediaRecorder) gives no video here and records sound. Automatic: the page encodes the \
          picture, and the recorder records the sound wherever Icecream cannot capture it itself."
     );
-    app.click("#settings-form .sections [data-show=\"destinations\"]")
-        .await;
+    app.show_section("destinations").await;
     let field = |name: &'static str| {
         let app = &app;
         async move { app.value(&format!("#settings-form [name=\"{name}\"]")).await }
@@ -1114,8 +1112,7 @@ async fn the_recordings_folder_is_chosen_with_the_folder_dialog() {
 
     // Cancelled: nothing changes.
     open_settings(&app).await;
-    app.click("#settings-form .sections [data-show=\"recording\"]")
-        .await;
+    app.show_section("recording").await;
     app.click("#choose-folder").await;
     screen.focus_window(FOLDER_DIALOG).await;
     screen.xdotool(&["key", "Escape"]);

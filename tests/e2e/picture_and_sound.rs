@@ -39,8 +39,7 @@ async fn camera_with_the_engines_sound(loaded: bool) {
     // Settings as a person opens them again, for docs/: the page's own picture (WebKitWebDriver's),
     // since the root window's lags behind a modal dialog.
     open_settings(&app).await;
-    app.click("#settings-form .sections [data-show=\"destinations\"]")
-        .await;
+    app.show_section("destinations").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     std::fs::write(
         artifacts().join("settings.png"),

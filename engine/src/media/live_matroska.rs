@@ -52,18 +52,27 @@ impl LiveMatroska {
 }
 
 fn header(entries: &[Vec<u8>]) -> Vec<u8> {
+    stream_header(b"matroska", 1_000_000, b"Icecream", entries)
+}
+
+/// A live stream's start: EBML header (`doc_type`: webm or matroska), a Segment of unknown size,
+/// Info (`scale` ns per timestamp unit, `app` as the muxing and writing app) and the TrackEntry
+/// bodies given. The engine's own Matroska and the mounts' WebM both begin so.
+pub fn stream_header(doc_type: &[u8], scale: u64, app: &[u8], entries: &[Vec<u8>]) -> Vec<u8> {
     let mut ebml_header = Vec::new();
+    // EBMLVersion, EBMLReadVersion, EBMLMaxIDLength, EBMLMaxSizeLength.
     for (id, v) in [(0x4286, 1), (0x42F7, 1), (0x42F2, 4), (0x42F3, 8)] {
         ebml::write_uint(&mut ebml_header, id, v);
     }
-    ebml::write_element(&mut ebml_header, 0x4282, b"matroska");
+    ebml::write_element(&mut ebml_header, 0x4282, doc_type);
+    // DocTypeVersion, DocTypeReadVersion.
     ebml::write_uint(&mut ebml_header, 0x4287, 4);
     ebml::write_uint(&mut ebml_header, 0x4285, 2);
 
     let mut info = Vec::new();
-    ebml::write_uint(&mut info, TIMECODE_SCALE, 1_000_000);
-    ebml::write_element(&mut info, 0x4D80, b"Icecream");
-    ebml::write_element(&mut info, 0x5741, b"Icecream");
+    ebml::write_uint(&mut info, TIMECODE_SCALE, scale);
+    ebml::write_element(&mut info, 0x4D80, app);
+    ebml::write_element(&mut info, 0x5741, app);
 
     let mut tracks = Vec::new();
     for entry in entries {

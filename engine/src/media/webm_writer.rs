@@ -6,9 +6,7 @@
 //! Chromium's own recorder writes them, so no block waits for its Cluster to be complete.
 
 use super::ebml;
-use super::webm_reader::{
-    Block, Track, Tracks, CLUSTER, INFO, SEGMENT, TIMECODE, TIMECODE_SCALE, TRACKS, TRACK_ENTRY,
-};
+use super::webm_reader::{Block, Track, Tracks, CLUSTER, TIMECODE};
 
 /// An empty Void element: 4 bytes that players skip.
 pub const HELD_BACK_GUARD: [u8; 4] = [0xEC, 0x82, 0, 0];
@@ -153,29 +151,8 @@ impl WebmWriter {
 /// EBML header, Segment of unknown size, Info and the kept tracks' entries as they came, less what
 /// is not true of the stream.
 fn header(scale: u64, keep: &[&Track]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ebml_body = Vec::new();
-    ebml::write_uint(&mut ebml_body, 0x4286, 1); // EBMLVersion
-    ebml::write_uint(&mut ebml_body, 0x42F7, 1); // EBMLReadVersion
-    ebml::write_uint(&mut ebml_body, 0x42F2, 4); // EBMLMaxIDLength
-    ebml::write_uint(&mut ebml_body, 0x42F3, 8); // EBMLMaxSizeLength
-    ebml::write_element(&mut ebml_body, 0x4282, b"webm"); // DocType
-    ebml::write_uint(&mut ebml_body, 0x4287, 4); // DocTypeVersion
-    ebml::write_uint(&mut ebml_body, 0x4285, 2); // DocTypeReadVersion
-    ebml::write_element(&mut out, super::webm_reader::EBML_HEADER, &ebml_body);
-    ebml::write_id(&mut out, SEGMENT);
-    out.extend_from_slice(&ebml::UNKNOWN_SIZE);
-    let mut info = Vec::new();
-    ebml::write_uint(&mut info, TIMECODE_SCALE, scale);
-    ebml::write_element(&mut info, 0x4D80, crate::USER_AGENT.as_bytes()); // MuxingApp
-    ebml::write_element(&mut info, 0x5741, crate::USER_AGENT.as_bytes()); // WritingApp
-    ebml::write_element(&mut out, INFO, &info);
-    let mut tracks = Vec::new();
-    for t in keep {
-        ebml::write_element(&mut tracks, TRACK_ENTRY, &only_what_is_true(&t.entry));
-    }
-    ebml::write_element(&mut out, TRACKS, &tracks);
-    out
+    let entries: Vec<Vec<u8>> = keep.iter().map(|t| only_what_is_true(&t.entry)).collect();
+    super::live_matroska::stream_header(b"webm", scale, crate::USER_AGENT.as_bytes(), &entries)
 }
 
 const VIDEO: u32 = 0xE0;
