@@ -16,7 +16,7 @@
 #![cfg(target_os = "linux")]
 
 #[allow(dead_code)] // the benchmark measures Chromium alone
-mod chromium;
+mod browsers;
 mod floor;
 // Uses the keyed scan only.
 mod keyed;
@@ -25,13 +25,12 @@ mod keyed;
 mod looped;
 mod report;
 
-use std::path::Path;
 use std::time::Duration;
 
-use chromium::{Browser, Join, Start};
+use browsers::{Browser, Join, Start};
 use icecream_engine::media::format::MountFormat;
 use icecream_engine::{Container, Ffmpeg, LocalIcecast, LocalOptions, Session, SessionOptions};
-use looped::Looped;
+use looped::{corpus, Looped};
 use tokio::time::Instant;
 
 const JOINS: usize = 8;
@@ -109,16 +108,6 @@ async fn case(label: &str, format: MountFormat, input: &Looped, element: &str, s
 
 #[tokio::main]
 async fn main() {
-    let corpus = |name: &str| -> Vec<u8> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/corpus")
-            .join(name);
-        icecream_engine::input::chunk_folder(&dir)
-            .unwrap()
-            .iter()
-            .flat_map(|e| std::fs::read(&e.path).unwrap())
-            .collect()
-    };
     let video = corpus("webm-vp8-opus-250ms");
     let recorder = Looped::from_bytes(&video);
     let webcodecs = Looped::from_bytes(&keyed::with_app_keyframes(&video));

@@ -24,7 +24,6 @@ mod keyed;
 #[path = "looped.rs"]
 mod looped;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use icecream_engine::media::format::MountFormat;
@@ -132,12 +131,7 @@ async fn case(input: &Looped, label: &str, burst: u32, rows: &mut Vec<String>) {
 
 #[tokio::main]
 async fn main() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/webm-vp8-opus-250ms");
-    let all: Vec<u8> = icecream_engine::input::chunk_folder(&corpus)
-        .unwrap()
-        .iter()
-        .flat_map(|e| std::fs::read(&e.path).unwrap())
-        .collect();
+    let all = looped::corpus("webm-vp8-opus-250ms");
     let recorder = Looped::from_bytes(&all);
     // The WebCodecs path's keyframe rhythm, made from the same recording.
     let webcodecs = Looped::from_bytes(&keyed::with_app_keyframes(&all));

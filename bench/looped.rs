@@ -4,6 +4,19 @@
 
 use std::path::Path;
 
+/// A recording of the shared corpus (`shared/corpus/NAME`), its chunks joined.
+#[allow(dead_code)] // the browser and join benchmarks'
+pub fn corpus(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(name);
+    icecream_engine::input::chunk_folder(&dir)
+        .expect("corpus folder")
+        .iter()
+        .flat_map(|e| std::fs::read(&e.path).unwrap())
+        .collect()
+}
+
 /// The engine's looped recording, with what the benchmarks add: loading a chunk folder, and the
 /// recording cut into blocks and recorder timeslices.
 #[derive(Clone)]

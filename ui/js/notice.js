@@ -1,4 +1,4 @@
-// The banner under the title bar: one message at a time, errors in red, information in blue.
+// The message under Go live: one at a time, errors in red, information in blue.
 const box = () => document.getElementById('notice');
 
 export function showNotice(message, kind = 'error') {

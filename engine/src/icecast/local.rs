@@ -99,6 +99,9 @@ struct Config<'a> {
 }
 
 impl Config<'_> {
+    /// `Access-Control-Allow-Origin: *`: the share panel's embed code reads a WebM mount with
+    /// `fetch` to play its live moment (share.rs), which a page from another site may do only where
+    /// the server says so; Icecast 2.4 sends it only when configured.
     fn text(&self) -> String {
         let charset = "<charset>UTF-8</charset>";
         let mut mounts: String = self
@@ -128,6 +131,7 @@ impl Config<'_> {
     <admin-user>admin</admin-user><admin-password>{admin}</admin-password>
   </authentication>
   <hostname>127.0.0.1</hostname>
+  <http-headers><header name="Access-Control-Allow-Origin" value="*" /></http-headers>
   <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
   {tls_socket}
   {mounts}

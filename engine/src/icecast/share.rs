@@ -8,6 +8,8 @@ pub struct Share {
     /// HTML for a web page: `<video>` for a video mount, `<audio>` otherwise.
     pub embed_html: String,
     pub has_video: bool,
+    /// The embed code moves its player to the live moment (a WebM mount, read through Media Source).
+    pub plays_live: bool,
 }
 
 fn attr_escape(s: &str) -> String {
@@ -16,6 +18,18 @@ fn attr_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// A WebM mount's player is fed through Media Source (the script after it), so that it plays the
+/// live moment: on its own a browser starts at the oldest byte of the server's burst (64 KiB by
+/// default: 5 s of 100 kbps sound) and stays that far behind, and Chromium hands its player the
+/// stream only in 32 KiB blocks (2 s of such sound). Read with `fetch`, every byte is the
+/// player's as it comes, and the script moves the player to 0.25 s before the newest moment
+/// whenever it is 0.6 s behind it: at the start, and after a stall whose backlog then comes at
+/// once. Reading needs the server to let pages read the stream (`Access-Control-Allow-Origin`,
+/// which the local server sends); where it does not, or the browser has no Media Source, the
+/// player plays the stream directly, as before. Measured per browser in bench/RESULTS.md
+/// ("live edge"); MP3, AAC and Ogg mounts are played directly.
+const LIVE_EDGE: &str = include_str!("live_edge.js");
 
 impl Share {
     pub fn for_settings(settings: &Settings) -> Share {
@@ -36,17 +50,27 @@ impl Share {
         // (bench/RESULTS.md, browser). `muted`: a browser refuses to start sound a visitor has not
         // clicked for (autoplay policy), and the player then sat stopped; muted it starts at once,
         // the picture showing, and the player's own button turns the sound on.
-        let embed_html = if format.has_video() {
-            format!(
-                "<video controls autoplay muted playsinline oncanplay=\"this.play()\"{label} width=\"640\">\n  <source src=\"{src}\" type=\"{ty}\">\n</video>"
-            )
-        } else {
-            format!("<audio controls autoplay muted oncanplay=\"this.play()\"{label}>\n  <source src=\"{src}\" type=\"{ty}\">\n</audio>")
-        };
+        let mut embed_html = format!(
+            "<{tag} controls autoplay muted{inline} oncanplay=\"this.play()\"{label}{width}>\n  <source src=\"{src}\" type=\"{ty}\">\n</{tag}>",
+            tag = if format.has_video() { "video" } else { "audio" },
+            inline = if format.has_video() { " playsinline" } else { "" },
+            width = if format.has_video() { " width=\"640\"" } else { "" },
+        );
+        let plays_live = matches!(format, MountFormat::WebmAudio | MountFormat::WebmVideo);
+        if plays_live {
+            // A JSON string, with `<` written as an escape so that no `</script>` can end the
+            // script early.
+            let url = serde_json::to_string(listen_url)
+                .expect("a string")
+                .replace('<', "\\u003c");
+            embed_html.push('\n');
+            embed_html.push_str(LIVE_EDGE.trim_end().replace("__URL__", &url).as_str());
+        }
         Share {
             listen_url: listen_url.to_string(),
             embed_html,
             has_video: format.has_video(),
+            plays_live,
         }
     }
 }
@@ -65,11 +89,24 @@ mod tests {
         assert!(s.embed_html.starts_with(
             "<audio controls autoplay muted oncanplay=\"this.play()\" title=\"Tom &amp; &quot;Jerry&quot;\">"
         ));
+        assert!(
+            !s.embed_html.contains("<script>"),
+            "an MP3 mount is played directly"
+        );
         assert!(s.embed_html.contains("type=\"audio/mpeg\""));
         let v = Share::new("http://h:8000/cam.webm", MountFormat::WebmVideo, "");
         assert!(v.embed_html.starts_with(
             "<video controls autoplay muted playsinline oncanplay=\"this.play()\" width=\"640\">"
         ));
+        assert!(v.embed_html.contains("url = \"http://h:8000/cam.webm\";"));
+        assert!(v.embed_html.ends_with("</script>"));
+        let odd = Share::new("http://h/</script><b>.webm", MountFormat::WebmAudio, "");
+        assert_eq!(
+            odd.embed_html.matches("</script>").count(),
+            1,
+            "{}",
+            odd.embed_html
+        );
         assert!(v.has_video);
     }
 }

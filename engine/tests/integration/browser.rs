@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use icecream_engine::{MountFormat, Session, State};
+use icecream_engine::MountFormat;
 use tokio::time::Instant;
 
-use crate::chromium::{Browser, Join, Start};
+use crate::browsers::{Browser, Join, Start};
 use crate::support::*;
 
 const JOINS: usize = 8;
@@ -37,13 +37,7 @@ async fn browsers_join_mid_stream(
     let _one = ONE_AT_A_TIME.lock().await;
     let ice = Icecast::start().await;
     let mount = format!("/browser.{}", format.extension());
-    let session = Session::start(ice.settings(&mount, format), options()).unwrap();
-    let feeding = feed_on_time(&session, looped_chunks(webm, 40_000));
-    let mut rx = session.status();
-    tokio::time::timeout(Duration::from_secs(15), rx.wait_for(|s| s.state == State::Live))
-        .await
-        .expect("the broadcast goes live")
-        .unwrap();
+    let (session, feeding) = live_broadcast(&ice, &mount, format, webm).await;
     let page = format!("http://127.0.0.1:{}/", ice.port);
     let browser = match who {
         Listening::Chromium => Browser::chromium(&page).await,

@@ -7,14 +7,15 @@
 #![cfg(target_os = "linux")]
 
 mod browser;
-#[path = "../../../bench/chromium.rs"]
-mod chromium;
+#[path = "../../../bench/browsers.rs"]
+mod browsers;
 mod cli;
 mod destinations;
 mod encoder;
 mod errors;
 mod formats;
 mod harbor;
+mod live_edge;
 mod metadata;
 mod reconnect;
 mod recording;

@@ -341,7 +341,7 @@ async fn chromium_joins_captured_sound_at_any_moment() {
     }
     let mut player = pulse.play_in_background(&tone);
     for (mount, format) in mounts {
-        let browser = crate::chromium::Browser::chromium(&format!("http://127.0.0.1:{}/", ice.port)).await;
+        let browser = crate::browsers::Browser::chromium(&format!("http://127.0.0.1:{}/", ice.port)).await;
         let joins =
             crate::browser::joins_spread_over_8_s(&browser, &ice, mount, "audio", Duration::ZERO).await;
         crate::browser::every_join_played(format, "audio", &joins);

@@ -351,6 +351,27 @@ pub fn looped_chunks(webm: &[u8], until_ms: u64) -> Vec<(u64, Vec<u8>)> {
     looped::Looped::from_bytes(webm).timeslices(250, until_ms)
 }
 
+/// A broadcast of `webm` (looped to 40 s, in 250 ms chunks fed at their pace) to `mount`, once
+/// it is live; the feeding task is the second half.
+pub async fn live_broadcast(
+    ice: &Icecast,
+    mount: &str,
+    format: MountFormat,
+    webm: &[u8],
+) -> (Session, tokio::task::JoinHandle<()>) {
+    let session = Session::start(ice.settings(mount, format), options()).unwrap();
+    let feeding = feed_on_time(&session, looped_chunks(webm, 40_000));
+    let mut rx = session.status();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        rx.wait_for(|s| s.state == icecream_engine::State::Live),
+    )
+    .await
+    .expect("the broadcast goes live")
+    .unwrap();
+    (session, feeding)
+}
+
 /// Pushes each chunk at its time (ms from now), as a live recorder does, until they run out or
 /// the session stops taking them.
 pub fn feed_on_time(session: &Session, chunks: Vec<(u64, Vec<u8>)>) -> tokio::task::JoinHandle<()> {

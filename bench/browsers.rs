@@ -1,8 +1,9 @@
-//! A real browser as a listener: Debian's Chromium, headless, through chromedriver, or WebKitGTK's
+//! A real browser as a listener: Debian's Chromium, headless, through chromedriver; WebKitGTK's
 //! MiniBrowser (the engine of GNOME Web and the family of Safari) through WebKitWebDriver on a
-//! private Xvfb screen; each on a free port with a fresh profile, and asked to join a mount with a
-//! `<video>` or `<audio>` element, as the share panel's embed code does. Shared by the
-//! browser-listener tests and the browser join benchmark.
+//! private Xvfb screen; or Firefox ESR, headless, through its own WebDriver BiDi socket. Each on a
+//! free port with a fresh profile, and asked to join a mount with a `<video>` or `<audio>`
+//! element, as the share panel's embed code does. Shared by the browser-listener tests and the
+//! browser benchmarks.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -10,11 +11,23 @@ use std::time::Duration;
 
 use fantoccini::Client;
 
+#[path = "behind_live.rs"]
+pub mod behind_live;
+#[path = "bidi.rs"]
+mod bidi;
 #[path = "webdriver.rs"]
 mod webdriver;
 
+/// How the test speaks to the browser.
+enum Driving {
+    /// Classic WebDriver (HTTP): chromedriver, WebKitWebDriver.
+    WebDriver(Client),
+    /// Firefox's own BiDi socket.
+    Bidi(Box<bidi::Bidi>),
+}
+
 pub struct Browser {
-    client: Option<Client>,
+    driving: Option<Driving>,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -46,6 +59,27 @@ impl Browser {
             "webkitgtk:browserOptions": { "binary": MINIBROWSER, "args": ["--automation"] }
         });
         Browser::connect(driver, port, caps, profile, page, "WebKitGTK's MiniBrowser").await
+    }
+
+    /// Firefox ESR showing `page`, headless.
+    pub async fn firefox(page: &str) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let port = webdriver::free_port();
+        let binary = which::which("firefox-esr")
+            .or_else(|_| which::which("firefox"))
+            .unwrap_or_else(|_| {
+                panic!("Firefox is not installed; run .ci/install-deps (Debian: apt install firefox-esr)")
+            });
+        let driver = bidi::spawn_firefox(&binary.display().to_string(), profile.path(), port);
+        let mut browser = Browser {
+            driving: None,
+            driver,
+            _profile: profile,
+        };
+        browser.driving = Some(Driving::Bidi(Box::new(
+            bidi::Bidi::connect(port, Duration::from_secs(60), page).await,
+        )));
+        browser
     }
 
     /// Chromium showing `page`: media elements need a page from a web origin to load a stream
@@ -81,7 +115,7 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         // Whatever happens next, the driver and its browser end with this handle.
         let mut browser = Browser {
-            client: None,
+            driving: None,
             driver,
             _profile: profile,
         };
@@ -90,12 +124,20 @@ impl Browser {
             .goto(page)
             .await
             .unwrap_or_else(|e| panic!("{what} opens the page: {e}"));
-        browser.client = Some(client);
+        browser.driving = Some(Driving::WebDriver(client));
         browser
     }
 
-    fn client(&self) -> &Client {
-        self.client.as_ref().expect("connected")
+    /// Runs `script` (a function body of `arguments`, as classic WebDriver's execute takes it) in
+    /// the page and gives back what it returned.
+    pub async fn execute(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        match self.driving.as_ref().expect("connected") {
+            Driving::WebDriver(client) => client
+                .execute(script, args)
+                .await
+                .unwrap_or_else(|e| panic!("the page runs the script: {e}")),
+            Driving::Bidi(bidi) => bidi.execute(script, args).await,
+        }
     }
 
     /// Adds a muted, autoplaying `<video>` or `<audio>` for `url` to the page, as join `i`. The
@@ -139,40 +181,45 @@ impl Browser {
             el.src = url;
             (document.body || document.documentElement).appendChild(el);
         "#;
-        self.client()
-            .execute(
-                JOIN,
-                vec![
-                    i.into(),
-                    url.into(),
-                    element.into(),
-                    advance_secs.into(),
-                    (start == Start::PlayWhenReady).into(),
-                ],
-            )
-            .await
-            .expect("the page takes the join");
+        self.execute(
+            JOIN,
+            vec![
+                i.into(),
+                url.into(),
+                element.into(),
+                advance_secs.into(),
+                (start == Start::PlayWhenReady).into(),
+            ],
+        )
+        .await;
+    }
+
+    /// Adds `html` (the share panel's embed code, or a plain tag) to the page, its scripts run, and
+    /// records its player every 100 ms.
+    pub async fn watch(&self, html: &str) {
+        self.execute(behind_live::WATCH, vec![html.into()]).await;
+    }
+
+    /// Stops the player `watch` added and gives back its record.
+    pub async fn watched(&self) -> behind_live::Watched {
+        self.execute(behind_live::UNWATCH, vec![]).await;
+        serde_json::from_value(self.execute("return window.watched", vec![]).await)
+            .expect("the page's record")
     }
 
     /// Every join's record so far.
     pub async fn joins(&self) -> Vec<Join> {
-        let v = self
-            .client()
-            .execute("return window.joins || []", vec![])
-            .await
-            .expect("the page answers");
+        let v = self.execute("return window.joins || []", vec![]).await;
         serde_json::from_value(v).expect("join records")
     }
 
     /// Ends joins that are not done (a deadline passed), so their records are final.
     pub async fn give_up(&self) {
-        self.client()
-            .execute(
-                "for (const r of (window.joins || [])) if (r && !r.done) r.done = true;",
-                vec![],
-            )
-            .await
-            .expect("the page answers");
+        self.execute(
+            "for (const r of (window.joins || [])) if (r && !r.done) r.done = true;",
+            vec![],
+        )
+        .await;
     }
 }
 
