@@ -35,7 +35,7 @@ export class SharePanel {
     document.getElementById('share-embed').value = share.embed_html;
     // What a listener in a browser hears against live (bench/RESULTS.md, "live edge").
     document.getElementById('share-live').textContent = share.plays_live
-      ? 'It plays the live moment, under a second behind, where your server lets web pages read the stream (it sends Access-Control-Allow-Origin; the one on this computer does). Elsewhere it plays a few seconds behind.'
+      ? 'It plays the live moment, under a second behind, where your server lets web pages read the stream (it sends Access-Control-Allow-Origin; the one on this computer does) and the browser can (all play WebM this way; Firefox plays MP3 directly). Elsewhere it plays a few seconds behind.'
       : 'Browsers play this format a few seconds behind live (they start at the oldest sound the server keeps for newcomers). A WebM mount plays under a second behind.';
     this.box.hidden = false;
   }

@@ -3,7 +3,7 @@
    comes and moves to the newest moment; left alone it starts seconds in the past. Without Media
    Source, or where the server does not let pages read the stream, the player plays it directly. */
 (function () {
-  var el = document.currentScript.previousElementSibling, url = __URL__;
+  var el = document.currentScript.previousElementSibling, url = __URL__, known = __TYPE__;
   var source = el.querySelector('source');
   if (!window.MediaSource || !window.fetch || !source) return;
   var plain = function () {
@@ -26,7 +26,7 @@
       var end = b.end(b.length - 1), t = el.currentTime, behind = end - t;
       // Far behind (the start, a stall's backlog): move there. A little: play 10 % faster until
       // caught up, as a move costs a video player a moment's stop.
-      if (t < b.start(0) || (!el.paused && behind > 1)) el.currentTime = end - 0.25;
+      if (t < b.start(0) || ((!el.paused || !el.played.length) && behind > 1)) el.currentTime = end - 0.25;
       else el.playbackRate = behind > 0.45 ? 1.1 : behind < 0.3 ? 1 : el.playbackRate;
       if (t - b.start(0) > 60) return sb.remove(b.start(0), t - 30);
       next();
@@ -41,10 +41,14 @@
         if (c.done) { if (ms.readyState === 'open' && sb && !sb.updating) ms.endOfStream(); return; }
         queue.push(c.value);
         if (!sb) {
-          // The stream's own Tracks say its codecs; they are complete where the first Cluster begins.
-          head += String.fromCharCode.apply(null, c.value.subarray(0, 16384));
-          if (head.indexOf('\x1f\x43\xb6\x75') < 0) return pump();
-          var type = codecs();
+          // A WebM stream's own Tracks say its codecs; they are complete where the first Cluster
+          // begins. MP3 and AAC say nothing more than their type.
+          var type = known;
+          if (!type) {
+            head += String.fromCharCode.apply(null, c.value.subarray(0, 16384));
+            if (head.indexOf('\x1f\x43\xb6\x75') < 0) return pump();
+            type = codecs();
+          }
           if (!MediaSource.isTypeSupported(type)) { reader.cancel(); return plain(); }
           sb = ms.addSourceBuffer(type);
           sb.addEventListener('updateend', edge);

@@ -19,16 +19,18 @@ fn attr_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A WebM mount's player is fed through Media Source (the script after it), so that it plays the
-/// live moment: on its own a browser starts at the oldest byte of the server's burst (64 KiB by
-/// default: 5 s of 100 kbps sound) and stays that far behind, and Chromium hands its player the
-/// stream only in 32 KiB blocks (2 s of such sound). Read with `fetch`, every byte is the
-/// player's as it comes, and the script moves the player to 0.25 s before the newest moment
-/// whenever it is 0.6 s behind it: at the start, and after a stall whose backlog then comes at
-/// once. Reading needs the server to let pages read the stream (`Access-Control-Allow-Origin`,
-/// which the local server sends); where it does not, or the browser has no Media Source, the
-/// player plays the stream directly, as before. Measured per browser in bench/RESULTS.md
-/// ("live edge"); MP3, AAC and Ogg mounts are played directly.
+/// The player of a WebM, MP3 or AAC mount is fed through Media Source (the script after it), so
+/// that it plays the live moment: on its own a browser starts at the oldest byte of the server's
+/// burst (64 KiB by default: 5 s of 100 kbps sound) and stays that far behind, and Chromium hands
+/// its player the stream only in 32 KiB blocks (2 s of such sound), so moving it nearer the edge
+/// of what it has buffered only makes it stop at every block. Read with `fetch`, every byte is
+/// the player's as it comes; the script moves the player to 0.25 s before the newest moment when
+/// it is more than 1 s behind (the start, a stall's backlog) and plays 10 % faster when it is
+/// 0.45 s behind. Reading needs the server to let pages read the stream
+/// (`Access-Control-Allow-Origin`, which the local server sends); where it does not, or the
+/// browser has no Media Source for the type, the player plays the stream directly, as before.
+/// Media Source takes no Ogg: Ogg mounts are played directly. Measured per browser in
+/// bench/RESULTS.md ("live edge").
 const LIVE_EDGE: &str = include_str!("live_edge.js");
 
 impl Share {
@@ -56,15 +58,26 @@ impl Share {
             inline = if format.has_video() { " playsinline" } else { "" },
             width = if format.has_video() { " width=\"640\"" } else { "" },
         );
-        let plays_live = matches!(format, MountFormat::WebmAudio | MountFormat::WebmVideo);
-        if plays_live {
+        // The type Media Source is told; WebM's codecs the script reads from the stream itself.
+        let media_source_type = match format {
+            MountFormat::WebmAudio | MountFormat::WebmVideo => Some(""),
+            MountFormat::Mp3 => Some("audio/mpeg"),
+            MountFormat::Aac => Some("audio/aac"),
+            MountFormat::OggOpus | MountFormat::OggVorbis | MountFormat::OggFlac => None,
+        };
+        let plays_live = media_source_type.is_some();
+        if let Some(ty) = media_source_type {
             // A JSON string, with `<` written as an escape so that no `</script>` can end the
             // script early.
             let url = serde_json::to_string(listen_url)
                 .expect("a string")
                 .replace('<', "\\u003c");
             embed_html.push('\n');
-            embed_html.push_str(LIVE_EDGE.trim_end().replace("__URL__", &url).as_str());
+            let script = LIVE_EDGE
+                .trim_end()
+                .replace("__URL__", &url)
+                .replace("__TYPE__", &format!("'{ty}'"));
+            embed_html.push_str(&script);
         }
         Share {
             listen_url: listen_url.to_string(),
@@ -90,15 +103,23 @@ mod tests {
             "<audio controls autoplay muted oncanplay=\"this.play()\" title=\"Tom &amp; &quot;Jerry&quot;\">"
         ));
         assert!(
-            !s.embed_html.contains("<script>"),
-            "an MP3 mount is played directly"
+            s.embed_html.contains("known = 'audio/mpeg';"),
+            "an MP3 mount is read through Media Source: {}",
+            s.embed_html
+        );
+        let ogg = Share::new("http://h/live.ogg", MountFormat::OggOpus, "");
+        assert!(
+            !ogg.embed_html.contains("<script>") && !ogg.plays_live,
+            "an Ogg mount is played directly"
         );
         assert!(s.embed_html.contains("type=\"audio/mpeg\""));
         let v = Share::new("http://h:8000/cam.webm", MountFormat::WebmVideo, "");
         assert!(v.embed_html.starts_with(
             "<video controls autoplay muted playsinline oncanplay=\"this.play()\" width=\"640\">"
         ));
-        assert!(v.embed_html.contains("url = \"http://h:8000/cam.webm\";"));
+        assert!(v
+            .embed_html
+            .contains("url = \"http://h:8000/cam.webm\", known = '';"));
         assert!(v.embed_html.ends_with("</script>"));
         let odd = Share::new("http://h/</script><b>.webm", MountFormat::WebmAudio, "");
         assert_eq!(
