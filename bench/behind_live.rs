@@ -223,8 +223,8 @@ impl Capture {
     }
 }
 
-/// The page's record of its player: (wall clock in seconds, position) every 100 ms, and the
-/// position it began at.
+/// The page's record of its player: (wall clock in seconds, position, playing) every 100 ms, and
+/// where its first buffered range began.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Watched {
     /// Where the first buffered range began: the stream's own first timestamp (Media Source, and
@@ -233,8 +233,8 @@ pub struct Watched {
     /// Wall clock when it first played.
     pub playing: Option<f64>,
     pub error: Option<String>,
-    /// (wall clock, currentTime, playing, seconds buffered ahead, playbackRate)
-    pub samples: Vec<(f64, f64, bool, f64, f64)>,
+    /// (wall clock, currentTime, playing)
+    pub samples: Vec<(f64, f64, bool)>,
 }
 
 /// Adds `html` (the share panel's embed code, or a plain tag) to the page and records its player;
@@ -252,8 +252,7 @@ pub const WATCH: &str = r#"
     el.addEventListener('error', () => { w.error = el.error ? `${el.error.code} ${el.error.message}` : 'error'; });
     window.watching = setInterval(() => {
         if (w.began === null && el.buffered.length) w.began = el.buffered.start(0);
-        const b = el.buffered;
-        w.samples.push([Date.now() / 1000, el.currentTime, !el.paused && !el.seeking && el.readyState >= 3, b.length ? b.end(b.length - 1) - el.currentTime : 0, el.playbackRate]);
+        w.samples.push([Date.now() / 1000, el.currentTime, !el.paused && !el.seeking && el.readyState >= 3]);
     }, 100);
 "#;
 
@@ -280,7 +279,7 @@ impl Behind {
             .samples
             .iter()
             .filter(|s| s.2)
-            .map(|&(wall, position, _, _, _)| (wall - capture.opened, wall - capture.sent(position + base)))
+            .map(|&(wall, position, _)| (wall - capture.opened, wall - capture.sent(position + base)))
             .collect();
         Behind {
             samples,

@@ -6,6 +6,9 @@
   var el = document.currentScript.previousElementSibling, url = __URL__, known = __TYPE__;
   var source = el.querySelector('source');
   if (!window.MediaSource || !window.fetch || !source) return;
+  // A type the browser's Media Source refuses (Firefox and MP3) is played directly at once,
+  // without opening the stream a first time for nothing.
+  if (known && !MediaSource.isTypeSupported(known)) return;
   var plain = function () {
     if (source.parentNode) return;
     el.removeAttribute('src');
@@ -16,9 +19,10 @@
   fetch(url, { cache: 'no-store' }).then(function (r) {
     if (!r.ok || !r.body) throw new Error('no stream');
     var reader = r.body.getReader(), ms = new MediaSource(), queue = [], sb = null, head = '';
+    var giveUp = function () { reader.cancel(); plain(); };
     var next = function () {
       if (!sb || sb.updating || !queue.length) return;
-      try { sb.appendBuffer(queue.shift()); } catch (e) { reader.cancel(); plain(); }
+      try { sb.appendBuffer(queue.shift()); } catch (e) { giveUp(); }
     };
     var edge = function () {
       var b = sb.buffered;
@@ -49,10 +53,10 @@
             if (head.indexOf('\x1f\x43\xb6\x75') < 0) return pump();
             type = codecs();
           }
-          if (!MediaSource.isTypeSupported(type)) { reader.cancel(); return plain(); }
+          if (!MediaSource.isTypeSupported(type)) return giveUp();
           sb = ms.addSourceBuffer(type);
           sb.addEventListener('updateend', edge);
-          sb.addEventListener('error', function () { reader.cancel(); plain(); });
+          sb.addEventListener('error', giveUp);
         }
         next();
         pump();
